@@ -66,10 +66,14 @@ def cache_dir() -> Path:
 
 
 def _java_major_version(java: str) -> int:
-    result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [java, "-version"], capture_output=True, text=True, timeout=30
+    )
     match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr)
     if not match:
-        raise LocalKafkaError(f"cannot read the Java version from: {result.stderr.strip()}")
+        raise LocalKafkaError(
+            f"cannot read the Java version from: {result.stderr.strip()}"
+        )
     major = int(match.group(1))
     return int(match.group(2) or 0) if major == 1 else major
 
@@ -83,7 +87,9 @@ def ensure_java() -> str:
         )
     major = _java_major_version(java)
     if major < MIN_JAVA_MAJOR:
-        raise LocalKafkaError(f"Kafka {kafka_version()} needs Java 17+, found Java {major}")
+        raise LocalKafkaError(
+            f"Kafka {kafka_version()} needs Java 17+, found Java {major}"
+        )
     return java
 
 
@@ -102,13 +108,21 @@ def fetch_broker_jars() -> Path:
     logger.info("fetching Kafka %s jars into %s", kafka_version(), libs)
     libs.mkdir(parents=True, exist_ok=True)
     command = [
-        mvn, "-q", "-B", "-f", str(POM_FILE), "dependency:copy-dependencies",
-        f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(POM_FILE),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
     ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired as exc:
-        raise LocalKafkaError("Maven did not finish fetching the Kafka jars in 15 minutes") from exc
+        raise LocalKafkaError(
+            "Maven did not finish fetching the Kafka jars in 15 minutes"
+        ) from exc
     if result.returncode != 0:
         tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
         raise LocalKafkaError(
@@ -201,7 +215,7 @@ class LocalKafka:
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
-                         f"CONTROLLER://127.0.0.1:{controller_port}",
+            f"CONTROLLER://127.0.0.1:{controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -227,7 +241,9 @@ class LocalKafka:
 
     def _java_options(self) -> list[str]:
         return [
-            f"-Xmx{self.heap}", "-Xms256m", "-XX:+UseG1GC",
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
             "-Djava.awt.headless=true",
         ]
@@ -235,19 +251,41 @@ class LocalKafka:
     def _format_storage(self, java: str, classpath: str, config: Path) -> None:
         if (self.data_dir / "log-dirs" / "meta.properties").is_file():
             return
-        command = [java, *self._java_options(), "-cp", classpath, "kafka.tools.StorageTool",
-                   "format", "-t", _random_cluster_id(), "-c", str(config)]
+        command = [
+            java,
+            *self._java_options(),
+            "-cp",
+            classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            _random_cluster_id(),
+            "-c",
+            str(config),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
-            raise LocalKafkaError(f"formatting Kafka storage failed: {result.stderr.strip()}")
+            raise LocalKafkaError(
+                f"formatting Kafka storage failed: {result.stderr.strip()}"
+            )
 
     def _launch(
         self, java: str, classpath: str, config: Path, *, detach: bool
     ) -> subprocess.Popen[bytes]:
-        command = [java, *self._java_options(), "-cp", classpath, "kafka.Kafka", str(config)]
+        command = [
+            java,
+            *self._java_options(),
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(config),
+        ]
         output = (self.data_dir / "broker.out").open("ab")
         return subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=detach,
         )
 
@@ -255,8 +293,12 @@ class LocalKafka:
         from confluent_kafka.admin import AdminClient
 
         assert self._process is not None
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers,
-                             "socket.connection.setup.timeout.ms": 2000})
+        admin = AdminClient(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "socket.connection.setup.timeout.ms": 2000,
+            }
+        )
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -297,7 +339,9 @@ class LocalKafka:
         while time.monotonic() < deadline and _alive(pid, self._process):
             time.sleep(0.2)
         if _alive(pid, self._process):
-            logger.warning("broker pid %s ignored SIGTERM for %.0fs; killing it", pid, timeout)
+            logger.warning(
+                "broker pid %s ignored SIGTERM for %.0fs; killing it", pid, timeout
+            )
             os.kill(pid, signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
 
@@ -332,8 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("action", choices=["start", "stop", "status", "fetch"])
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".state" / "kafka")
-    parser.add_argument("--port", type=int, default=None,
-                        help="broker port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="broker port on 127.0.0.1 (default: a free one)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
 

@@ -62,8 +62,10 @@ class AvroCodec:
         catalog_file: Path = CATALOG_FILE,
     ) -> None:
         catalog = json.loads(catalog_file.read_text())
-        self._entries = [CatalogEntry(e["id"], e["subject"], e["version"], e["file"])
-                         for e in catalog["schemas"]]
+        self._entries = [
+            CatalogEntry(e["id"], e["subject"], e["version"], e["file"])
+            for e in catalog["schemas"]
+        ]
         self._schemas_by_file: dict[str, dict[str, Any]] = {}
         self._registry = None
         self._registry_ids: dict[str, int] = {}
@@ -136,11 +138,13 @@ class AvroCodec:
         writer = self._writer_schema(schema_id)
         try:
             return fastavro.schemaless_reader(
-                io.BytesIO(data[_HEADER.size:]),
+                io.BytesIO(data[_HEADER.size :]),
                 writer,
                 self.reader_schema(subject),
                 return_record_name=True,
                 return_record_name_override=True,
             )
         except (EOFError, ValueError, fastavro.read.SchemaResolutionError) as exc:
-            raise WireFormatError(f"cannot read {subject} with schema id {schema_id}: {exc}") from exc
+            raise WireFormatError(
+                f"cannot read {subject} with schema id {schema_id}: {exc}"
+            ) from exc

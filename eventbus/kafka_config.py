@@ -37,7 +37,9 @@ def producer_config(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:
     }
 
 
-def consumer_config(kafka: KafkaSettings, group_id: str, client_id: str) -> dict[str, Any]:
+def consumer_config(
+    kafka: KafkaSettings, group_id: str, client_id: str
+) -> dict[str, Any]:
     """A consumer that commits only what the caller says it has finished."""
     return {
         "bootstrap.servers": kafka.bootstrap_servers,

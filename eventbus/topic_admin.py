@@ -20,8 +20,12 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     topics = Topics(settings.kafka.topic_prefix)
     existing = set(admin.list_topics(timeout=timeout).topics)
     missing = [
-        NewTopic(spec.name, spec.partitions, settings.kafka.replication_factor,
-                 config=spec.config)
+        NewTopic(
+            spec.name,
+            spec.partitions,
+            settings.kafka.replication_factor,
+            config=spec.config,
+        )
         for spec in topics.specs(settings.kafka.partitions)
         if spec.name not in existing
     ]

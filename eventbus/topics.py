@@ -67,8 +67,12 @@ class Topics:
 
     def source_topic(self, source_system: str) -> str:
         """Topic for a ``SourceSystem`` value (billing, product, helpdesk, crm)."""
-        return {"billing": self.billing, "product": self.product,
-                "helpdesk": self.helpdesk, "crm": self.crm}[source_system]
+        return {
+            "billing": self.billing,
+            "product": self.product,
+            "helpdesk": self.helpdesk,
+            "crm": self.crm,
+        }[source_system]
 
     @property
     def source_topics(self) -> list[str]:
@@ -86,5 +90,3 @@ class Topics:
             TopicSpec(self.enriched, partitions, keep_month),
             TopicSpec(self.sink_deadletter, 1, keep_month),
         ]
-
-

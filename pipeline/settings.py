@@ -22,23 +22,51 @@ from pydantic_settings import (
 )
 
 DEFAULT_FREE_MAIL_DOMAINS = [
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
-    "yahoo.com", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com",
-    "proton.me", "protonmail.com", "gmx.de", "gmx.net", "web.de", "t-online.de",
-    "mail.ru", "yandex.ru", "qq.com", "163.com", "zoho.com", "fastmail.com",
-    "hey.com", "tutanota.com", "orange.fr", "free.fr", "libero.it", "mailbox.org",
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "t-online.de",
+    "mail.ru",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "tutanota.com",
+    "orange.fr",
+    "free.fr",
+    "libero.it",
+    "mailbox.org",
 ]
 
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_ca_location: str | None = None
     schema_registry_url: str | None = Field(
-        default=None, description="Confluent Schema Registry; unset uses the embedded catalog."
+        default=None,
+        description="Confluent Schema Registry; unset uses the embedded catalog.",
     )
     topic_prefix: str = ""
     partitions: int = 6
@@ -49,12 +77,16 @@ class OdooSettings(BaseModel):
     url: str = "http://127.0.0.1:8069"
     database: str = "pipeline"
     protocol: Literal["json2", "jsonrpc"] = Field(
-        default="json2", description="json2 for Odoo 19+, jsonrpc (execute_kw) for Odoo <= 18."
+        default="json2",
+        description="json2 for Odoo 19+, jsonrpc (execute_kw) for Odoo <= 18.",
     )
-    login: str = Field(default="admin", description="User for JSON-RPC (JSON-2 uses the key).")
+    login: str = Field(
+        default="admin", description="User for JSON-RPC (JSON-2 uses the key)."
+    )
     api_key: SecretStr = SecretStr("standin-dev-key")
     xmlid_module: str = Field(
-        default="saas_pipeline", description="ir.model.data module of the external ids we own."
+        default="saas_pipeline",
+        description="ir.model.data module of the external ids we own.",
     )
     timeout_seconds: float = 30.0
 
@@ -77,9 +109,12 @@ class ProcessorSettings(BaseModel):
     app_id: str = "saas-odoo-pipeline"
     state_dir: Path = Path(".state/processors")
     dedup_retention_days: float = Field(
-        default=7.0, description="How long event ids are remembered (Stripe retries 3 days)."
+        default=7.0,
+        description="How long event ids are remembered (Stripe retries 3 days).",
     )
-    free_mail_domains: list[str] = Field(default_factory=lambda: list(DEFAULT_FREE_MAIL_DOMAINS))
+    free_mail_domains: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FREE_MAIL_DOMAINS)
+    )
     web_port: int = 6066
 
 
@@ -117,7 +152,9 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("PIPELINE_CONFIG_FILE")
         if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+            sources.append(
+                TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file))
+            )
         return tuple(sources)
 
     def redacted(self) -> dict[str, Any]:

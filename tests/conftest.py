@@ -25,7 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    path = Path(os.environ.get("PIPELINE_CORPUS", REPO_ROOT.parent / "shared" / "samples"))
+    path = Path(
+        os.environ.get("PIPELINE_CORPUS", REPO_ROOT.parent / "shared" / "samples")
+    )
     if not (path / "expected.json").is_file():
         pytest.fail(f"no corpus at {path}: set PIPELINE_CORPUS to a corpus directory")
     return path.resolve()
@@ -48,18 +50,21 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings_factory(
-    kafka_bootstrap: str, tmp_path: Path
-) -> Callable[..., Settings]:
+def settings_factory(kafka_bootstrap: str, tmp_path: Path) -> Callable[..., Settings]:
     """Build settings on the test broker with a fresh topic prefix and state directory."""
 
     def build(**overrides: object) -> Settings:
         prefix = f"t{uuid.uuid4().hex[:10]}."
         settings = Settings(
-            kafka={"bootstrap_servers": kafka_bootstrap, "topic_prefix": prefix,
-                   "partitions": 3},
-            processors={"state_dir": tmp_path / "processors",
-                        "app_id": f"test-{prefix.rstrip('.')}"},
+            kafka={
+                "bootstrap_servers": kafka_bootstrap,
+                "topic_prefix": prefix,
+                "partitions": 3,
+            },
+            processors={
+                "state_dir": tmp_path / "processors",
+                "app_id": f"test-{prefix.rstrip('.')}",
+            },
             sink={"group_id": f"sink-{prefix.rstrip('.')}"},
             tracing={"spans_file": tmp_path / "spans.jsonl"},
         )

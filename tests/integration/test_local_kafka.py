@@ -16,12 +16,19 @@ def test_broker_answers_metadata_and_round_trips_a_record(kafka_bootstrap: str) 
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     assert admin.list_topics(timeout=10).brokers
 
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True}
+    )
     producer.produce("local-kafka-roundtrip", key=b"k", value=b"hello")
     assert producer.flush(15) == 0
 
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "roundtrip",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": "roundtrip",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe(["local-kafka-roundtrip"])
     try:
         message = None
@@ -41,7 +48,8 @@ def test_ensure_topics_creates_every_topic_once(pipeline_settings) -> None:
     assert set(created) == expected
     assert ensure_topics(pipeline_settings) == []
 
-    metadata = AdminClient({"bootstrap.servers": pipeline_settings.kafka.bootstrap_servers}
-                           ).list_topics(timeout=10)
+    metadata = AdminClient(
+        {"bootstrap.servers": pipeline_settings.kafka.bootstrap_servers}
+    ).list_topics(timeout=10)
     assert len(metadata.topics[topics.enriched].partitions) == 3
     assert len(metadata.topics[topics.deduplicated].partitions) == 1

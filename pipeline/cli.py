@@ -1,0 +1,142 @@
+"""The ``pipeline`` command line: one entry point for every stage and the demo job.
+
+Stages: ``ingest`` / ``webhooks`` (producers), ``process`` (Faust processors), ``sink`` /
+``replay`` (Odoo sink). Operations: ``topics``, ``kafka``, ``standin``, ``settings``,
+``demo``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.settings import load_settings
+from telemetry import configure_logging
+
+app = typer.Typer(
+    help="Event-streaming pipeline from billing, product analytics, helpdesk and CRM "
+    "systems through Apache Kafka into Odoo. Settings come from PIPELINE_* environment "
+    "variables (see `pipeline settings`).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+kafka_app = typer.Typer(help="A local single-node Kafka broker for development.")
+topics_app = typer.Typer(help="The pipeline's Kafka topics.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+
+logger = logging.getLogger("pipeline")
+
+
+@app.callback()
+def main(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    configure_logging(log_level.upper())
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings as JSON, secrets redacted."""
+    print(json.dumps(load_settings().redacted(), indent=2, default=str))
+
+
+@app.command("demo")
+def demo(
+    corpus: Annotated[
+        Path, typer.Option(help="Corpus directory (billing/, product/, helpdesk/, crm/).")
+    ] = Path("../shared/samples"),
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the demo keeps Kafka data, the Odoo database, logs.")
+    ] = Path(".state/demo"),
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave Kafka and the stand-in running afterwards.")
+    ] = False,
+) -> None:
+    """Start Kafka and the Odoo stand-in, run every stage on CORPUS, print a summary and
+    compare Odoo's end state with the corpus's expected.json (exit 1 on any difference)."""
+    from pipeline.demo import run_demo
+
+    if not corpus.is_dir():
+        typer.echo(f"error: corpus directory {corpus} does not exist", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_demo(corpus, state_dir, keep_running=keep_running))
+
+
+@kafka_app.command("start")
+def kafka_start(
+    data_dir: Annotated[Path, typer.Option(help="Broker storage and logs.")] = Path(
+        ".state/kafka"
+    ),
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: free).")] = None,
+) -> None:
+    """Fetch the broker from Maven Central (once), format storage, start it in the
+    background and print its bootstrap address."""
+    from devstack.local_kafka import LocalKafka, LocalKafkaError
+
+    broker = LocalKafka(data_dir=data_dir, port=port)
+    try:
+        print(broker.recorded_bootstrap() or broker.start(detach=True))
+    except LocalKafkaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@kafka_app.command("stop")
+def kafka_stop(
+    data_dir: Annotated[Path, typer.Option(help="Broker storage and logs.")] = Path(
+        ".state/kafka"
+    ),
+) -> None:
+    """Stop the broker started with `pipeline kafka start`."""
+    from devstack.local_kafka import LocalKafka
+
+    LocalKafka(data_dir=data_dir).stop()
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every pipeline topic that does not exist yet (idempotent)."""
+    from eventbus.topic_admin import ensure_topics
+
+    created = ensure_topics(load_settings())
+    print("\n".join(created) if created else "all topics exist")
+
+
+@app.command("standin")
+def standin(
+    db: Annotated[Path, typer.Option(help="SQLite file of the stand-in.")] = Path(
+        ".state/odoo-standin.sqlite"
+    ),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8069,
+) -> None:
+    """Run the Odoo-protocol stand-in (development only: it is not Odoo) with the
+    database name and API key from the PIPELINE_ODOO__* settings."""
+    import subprocess
+
+    odoo = load_settings().odoo
+    command = [sys.executable, "-m", "odoo_standin", "--db", str(db), "--host", "127.0.0.1",
+               "--port", str(port), "--database", odoo.database,
+               "--api-key", odoo.api_key.get_secret_value(), "--login", odoo.login]
+    raise typer.Exit(subprocess.call(command))
+
+
+def _mount_stage_commands() -> None:
+    """Add the stage commands each package defines next to its code."""
+    from processors.cli import app as processors_app
+    from producers.cli import app as producers_app
+    from sinks.cli import app as sinks_app
+
+    for stage_app in (producers_app, processors_app, sinks_app):
+        app.add_typer(stage_app)
+
+
+_mount_stage_commands()
+
+if __name__ == "__main__":
+    app()
