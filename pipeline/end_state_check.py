@@ -138,10 +138,10 @@ def compare_line_sets(
     want = {tuple(r.get(f) for f in fields) for r in expected}
     got = {tuple(r.get(f) for f in fields) for r in actual}
     return [
-        Difference(f"{kind}{dict(zip(fields, row))}", "present", "missing")
+        Difference(f"{kind}{dict(zip(fields, row, strict=True))}", "present", "missing")
         for row in sorted(want - got, key=str)
     ] + [
-        Difference(f"{kind}{dict(zip(fields, row))}", "absent", "unexpected")
+        Difference(f"{kind}{dict(zip(fields, row, strict=True))}", "absent", "unexpected")
         for row in sorted(got - want, key=str)
     ]
 
