@@ -1,0 +1,436 @@
+"""The Kafka side of the Odoo sink: consume ``enriched.accounts``, write, then commit.
+
+Delivery guarantee: at least once into Odoo, effectively once in Odoo's state. Offsets
+are committed synchronously after every poll batch and only up to the last record Odoo
+accepted (or that went to the dead-letter topic, flushed first), so a crash re-delivers
+records whose write may or may not have happened; the writer's upsert by external id and
+version guard make re-applying them harmless.
+
+What happens to one record:
+
+* written, skipped as stale, or merged: counted, offset may be committed;
+* Odoo is temporarily unavailable (``OdooTransientError``): retried with bounded,
+  jittered exponential backoff (honouring Odoo's ``Retry-After``); when the retries run
+  out, the partition is rewound to that record and nothing after it is committed, so
+  the record is tried again on a later poll;
+* the record can never be written (``OdooPermanentError``, ``UnmappableRecord``, bytes
+  that do not decode): produced unchanged to ``deadletter.sink`` with headers naming the
+  error class and message, original topic/partition/offset, attempts and trace id, and
+  the partition moves on.
+
+Records of one partition are applied in offset order; the topic is keyed by canonical
+account id, so one account's records are never reordered.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+)
+
+from eventbus import AvroCodec, Topics, WireFormatError
+from eventbus.kafka_config import consumer_config, producer_config
+from pipeline.settings import Settings
+from sinks.odoo import OdooError, OdooPermanentError
+from sinks.odoo_writer import OdooWriter, WriteAction, WriteOutcome
+from sinks.record_mapping import UnmappableRecord
+
+if TYPE_CHECKING:
+    from sinks.odoo.client import OdooClient
+
+logger = logging.getLogger(__name__)
+
+ENRICHED_SUBJECT = "EnrichedEvent"
+
+# How long one record may keep Odoo retrying before its partition is rewound.
+DEFAULT_RETRY_SECONDS = 60.0
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 15.0
+
+# Errors that no retry can fix: the record goes to the dead-letter topic.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    OdooPermanentError,
+    UnmappableRecord,
+    WireFormatError,
+)
+
+DEAD_LETTER_HEADER_PREFIX = "x-sink-"
+
+
+class OdooUnavailable(Exception):
+    """Odoo kept failing transiently for one record until the retry budget ran out."""
+
+    def __init__(self, source: RecordSource, attempts: int, cause: Exception) -> None:
+        super().__init__(
+            f"record {source}: Odoo still unavailable after {attempts} attempts "
+            f"({type(cause).__name__})"
+        )
+        self.source = source
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the sink gives up on, and why."""
+
+    source: RecordSource
+    error_class: str
+    error_message: str
+    attempts: int
+    trace_id: str
+    event_id: str
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        fields = {
+            "error-class": self.error_class,
+            "error-message": self.error_message,
+            "original-topic": self.source.topic,
+            "original-partition": str(self.source.partition),
+            "original-offset": str(self.source.offset),
+            "attempts": str(self.attempts),
+            "trace-id": self.trace_id,
+            "event-id": self.event_id,
+        }
+        return [
+            (DEAD_LETTER_HEADER_PREFIX + name, value.encode("utf-8"))
+            for name, value in fields.items()
+        ]
+
+
+@dataclass
+class SinkStats:
+    """Counts of what the sink did, per Odoo model and in total."""
+
+    by_model: dict[str, Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    dead_lettered: int = 0
+
+    def count(self, outcome: WriteOutcome) -> None:
+        self.by_model[outcome.model][outcome.action.value] += 1
+
+    def total(self, action: WriteAction) -> int:
+        return sum(counts[action.value] for counts in self.by_model.values())
+
+    @property
+    def created(self) -> int:
+        return self.total(WriteAction.CREATED)
+
+    @property
+    def updated(self) -> int:
+        return self.total(WriteAction.UPDATED)
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+    @property
+    def skipped_stale(self) -> int:
+        return self.total(WriteAction.SKIPPED_STALE) + self.total(WriteAction.UNCHANGED)
+
+    @property
+    def merged(self) -> int:
+        return self.total(WriteAction.MERGED)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "written": self.written,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped_stale": self.skipped_stale,
+            "merged": self.merged,
+            "dead_lettered": self.dead_lettered,
+            "per_model": {model: dict(c) for model, c in sorted(self.by_model.items())},
+        }
+
+
+def trace_id_of(event: dict[str, Any] | None) -> str:
+    """The W3C trace id of a record (``00-<trace id>-<span id>-<flags>``), or ''."""
+    if not event:
+        return ""
+    parts = (event.get("trace_context") or {}).get("traceparent", "").split("-")
+    return parts[1] if len(parts) >= 4 else ""
+
+
+def _wait_for_odoo(retry_state: RetryCallState) -> float:
+    """Full-jitter exponential backoff, never shorter than Odoo's ``Retry-After``."""
+    ceiling = min(
+        BACKOFF_MAX_SECONDS,
+        BACKOFF_FIRST_SECONDS * 2 ** (retry_state.attempt_number - 1),
+    )
+    backoff = random.uniform(0, ceiling)
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    retry_after = getattr(error, "retry_after", None) or 0.0
+    return max(backoff, float(retry_after))
+
+
+class RecordApplier:
+    """Decode one enriched record and apply it, retrying while Odoo is unavailable.
+
+    Kafka-free, so the retry and dead-letter decisions are testable alone.
+    """
+
+    def __init__(
+        self,
+        writer: OdooWriter,
+        codec: AvroCodec,
+        *,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._writer = writer
+        self._codec = codec
+        self._retry_seconds = retry_seconds
+        self._sleep = sleep
+
+    def decode(self, value: bytes | None) -> dict[str, Any]:
+        return self._codec.decode(ENRICHED_SUBJECT, value)  # type: ignore[arg-type]
+
+    def apply(
+        self, source: RecordSource, value: bytes | None
+    ) -> WriteOutcome | DeadLetter:
+        """Write the record, or say why it must be dead-lettered.
+
+        Raises ``OdooUnavailable`` when transient failures outlast the retry budget.
+        """
+        event: dict[str, Any] | None = None
+        attempts = 0
+        try:
+            event = self.decode(value)
+            for attempt in self._retrying():
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    return self._writer.apply(event)
+        except PERMANENT_ERRORS as error:
+            return DeadLetter(
+                source=source,
+                error_class=type(error).__name__,
+                error_message=str(error),
+                attempts=max(attempts, 1),
+                trace_id=trace_id_of(event),
+                event_id=event["event_id"] if event else "",
+            )
+        except OdooError as error:
+            # Transient (or unclassified) failures that outlasted the retry budget.
+            raise OdooUnavailable(source, attempts, error) from error
+        raise AssertionError("tenacity returned without an outcome")  # pragma: no cover
+
+    def _retrying(self) -> Retrying:
+        # Any OdooError that is not known to be permanent is assumed to pass.
+        return Retrying(
+            retry=retry_if_exception_type(OdooError)
+            & ~retry_if_exception_type(OdooPermanentError),
+            wait=_wait_for_odoo,
+            stop=stop_after_delay(self._retry_seconds),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+
+    @staticmethod
+    def _log_retry(retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        logger.warning(
+            "odoo unavailable (%s); retrying attempt=%d in %.1fs",
+            type(error).__name__,
+            retry_state.attempt_number,
+            retry_state.upcoming_sleep,
+        )
+
+
+class OdooSink:
+    """Consume the enriched topic into Odoo until stopped (or idle, for demos)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: OdooClient,
+        *,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+    ) -> None:
+        self._settings = settings
+        self._topics = Topics(settings.kafka.topic_prefix)
+        writer = OdooWriter(client, settings.odoo.xmlid_module)
+        codec = AvroCodec(settings.kafka.schema_registry_url)
+        self._applier = RecordApplier(writer, codec, retry_seconds=retry_seconds)
+        self._consumer = Consumer(
+            consumer_config(settings.kafka, settings.sink.group_id, "odoo-sink")
+        )
+        self._producer = Producer(
+            producer_config(settings.kafka, "odoo-sink-deadletter")
+        )
+        self._stopping = False
+        self._last_activity = time.monotonic()
+        self.stats = SinkStats()
+
+    def stop(self) -> None:
+        """Finish the current batch, commit it and return from ``run`` (SIGTERM)."""
+        self._stopping = True
+
+    def run(self, stop_when_idle_seconds: float | None = None) -> SinkStats:
+        """Consume until ``stop()``, or until no record came for that many seconds."""
+        self._consumer.subscribe(
+            [self._topics.enriched],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+        )
+        self._last_activity = time.monotonic()
+        logger.info(
+            "odoo sink consuming topic=%s group=%s",
+            self._topics.enriched,
+            self._settings.sink.group_id,
+        )
+        try:
+            while not self._stopping:
+                messages = self._consumer.consume(
+                    num_messages=self._settings.sink.batch_max_records,
+                    timeout=self._settings.sink.poll_timeout_seconds,
+                )
+                records = [m for m in messages if not self._is_error(m)]
+                if records:
+                    self._last_activity = time.monotonic()
+                    self._process_batch(records)
+                elif self._idle_for(stop_when_idle_seconds):
+                    logger.info(
+                        "odoo sink idle for %.1fs; stopping", stop_when_idle_seconds
+                    )
+                    break
+        finally:
+            self._producer.flush(30)
+            self._consumer.close()
+        logger.info("odoo sink stopped %s", _key_values(self.stats.summary()))
+        return self.stats
+
+    def _process_batch(self, records: list[Message]) -> None:
+        batch = SinkStats()
+
+        # 1. Apply records in offset order per partition; dead letters are produced.
+        next_offsets = self._apply_batch(records, batch)
+
+        # 2. Flush dead letters, so none is lost once its offset is committed.
+        undelivered = self._producer.flush(30)
+        if undelivered:
+            raise KafkaException(
+                KafkaError(KafkaError._MSG_TIMED_OUT, "dead letters not delivered")
+            )
+
+        # 3. Commit, per partition, the offset after the last finished record.
+        if next_offsets:
+            self._consumer.commit(offsets=next_offsets, asynchronous=False)
+
+        self._merge_stats(batch)
+        logger.info("odoo sink batch %s", _key_values(_batch_counts(batch)))
+
+    def _apply_batch(
+        self, records: list[Message], batch: SinkStats
+    ) -> list[TopicPartition]:
+        finished: dict[tuple[str, int], int] = {}
+        blocked: set[tuple[str, int]] = set()
+        for message in records:
+            partition = (message.topic(), message.partition())
+            if partition in blocked:
+                continue
+            source = RecordSource(
+                message.topic(), message.partition(), message.offset()
+            )
+            try:
+                result = self._applier.apply(source, message.value())
+            except OdooUnavailable as unavailable:
+                logger.warning("%s; rewinding partition to retry it later", unavailable)
+                self._consumer.seek(TopicPartition(*partition, source.offset))
+                blocked.add(partition)
+                continue
+            if isinstance(result, DeadLetter):
+                self._dead_letter(message, result)
+                batch.dead_lettered += 1
+            else:
+                batch.count(result)
+            finished[partition] = source.offset + 1
+        return [TopicPartition(t, p, offset) for (t, p), offset in finished.items()]
+
+    def _dead_letter(self, message: Message, dead_letter: DeadLetter) -> None:
+        self._producer.produce(
+            self._topics.sink_deadletter,
+            key=message.key(),
+            value=message.value(),
+            headers=dead_letter.headers(),
+        )
+        # The error message may quote values; only its class and the position are
+        # logged, never the record's personal data.
+        logger.warning(
+            "dead-lettered record %s error=%s event_id=%s trace_id=%s attempts=%d",
+            dead_letter.source,
+            dead_letter.error_class,
+            dead_letter.event_id,
+            dead_letter.trace_id,
+            dead_letter.attempts,
+        )
+
+    def _merge_stats(self, batch: SinkStats) -> None:
+        for model, counts in batch.by_model.items():
+            self.stats.by_model[model].update(counts)
+        self.stats.dead_lettered += batch.dead_lettered
+
+    def _idle_for(self, seconds: float | None) -> bool:
+        return seconds is not None and time.monotonic() - self._last_activity >= seconds
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Joining the group takes a while; idleness counts from owning partitions.
+        self._last_activity = time.monotonic()
+        logger.info(
+            "odoo sink assigned partitions=%s", [p.partition for p in partitions]
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info(
+            "odoo sink revoked partitions=%s", [p.partition for p in partitions]
+        )
+
+    @staticmethod
+    def _is_error(message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return False
+        if error.fatal():
+            raise KafkaException(error)
+        logger.warning("consumer error %s", error)
+        return True
+
+
+def _batch_counts(batch: SinkStats) -> dict[str, Any]:
+    summary = batch.summary()
+    summary.pop("per_model")
+    return summary
+
+
+def _key_values(fields: dict[str, Any]) -> str:
+    return " ".join(f"{name}={value}" for name, value in fields.items())
