@@ -1,0 +1,1 @@
+"""Sinks: consumers of the enriched topics that write business records into Odoo."""
