@@ -43,8 +43,7 @@ from confluent_kafka import (
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
-    stop_after_delay,
+    retry_if_exception,
 )
 
 from eventbus import AvroCodec, Topics, WireFormatError
@@ -181,6 +180,11 @@ def trace_id_of(event: dict[str, Any] | None) -> str:
     return parts[1] if len(parts) >= 4 else ""
 
 
+def _worth_retrying(error: BaseException) -> bool:
+    # Any OdooError not known to be permanent is assumed to pass.
+    return isinstance(error, OdooError) and not isinstance(error, OdooPermanentError)
+
+
 def _wait_for_odoo(retry_state: RetryCallState) -> float:
     """Full-jitter exponential backoff, never shorter than Odoo's ``Retry-After``."""
     ceiling = min(
@@ -211,6 +215,10 @@ class RecordApplier:
         self._codec = codec
         self._retry_seconds = retry_seconds
         self._sleep = sleep
+
+    @property
+    def writer(self) -> OdooWriter:
+        return self._writer
 
     def decode(self, value: bytes | None) -> dict[str, Any]:
         return self._codec.decode(ENRICHED_SUBJECT, value)  # type: ignore[arg-type]
@@ -245,16 +253,20 @@ class RecordApplier:
         raise AssertionError("tenacity returned without an outcome")  # pragma: no cover
 
     def _retrying(self) -> Retrying:
-        # Any OdooError that is not known to be permanent is assumed to pass.
         return Retrying(
-            retry=retry_if_exception_type(OdooError)
-            & ~retry_if_exception_type(OdooPermanentError),
+            retry=retry_if_exception(_worth_retrying),
             wait=_wait_for_odoo,
-            stop=stop_after_delay(self._retry_seconds),
+            stop=self._budget_spent,
             sleep=self._sleep,
             reraise=True,
             before_sleep=self._log_retry,
         )
+
+    def _budget_spent(self, retry_state: RetryCallState) -> bool:
+        # Time spent waiting counts as well as wall time, so an injected ``sleep``
+        # (tests) spends the budget the same way a real one does.
+        spent = max(retry_state.idle_for, retry_state.seconds_since_start or 0.0)
+        return spent >= self._retry_seconds
 
     @staticmethod
     def _log_retry(retry_state: RetryCallState) -> None:
@@ -265,6 +277,43 @@ class RecordApplier:
             retry_state.attempt_number,
             retry_state.upcoming_sleep,
         )
+
+
+class DeadLetterTopic:
+    """Produces records the sink gave up on to ``deadletter.sink``, bytes unchanged."""
+
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        self._topic = Topics(settings.kafka.topic_prefix).sink_deadletter
+        self._producer = Producer(producer_config(settings.kafka, client_id))
+
+    def publish(self, message: Message, dead_letter: DeadLetter) -> None:
+        self._producer.produce(
+            self._topic,
+            key=message.key(),
+            value=message.value(),
+            headers=dead_letter.headers(),
+        )
+        # The error message may quote the record's values; only its class, position
+        # and ids are logged, never personal data.
+        logger.warning(
+            "dead-lettered record %s error=%s event_id=%s trace_id=%s attempts=%d",
+            dead_letter.source,
+            dead_letter.error_class,
+            dead_letter.event_id,
+            dead_letter.trace_id,
+            dead_letter.attempts,
+        )
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every dead letter is stored; raise if some are not."""
+        undelivered = self._producer.flush(timeout)
+        if undelivered:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._MSG_TIMED_OUT,
+                    f"{undelivered} dead letters not delivered to {self._topic}",
+                )
+            )
 
 
 class OdooSink:
@@ -285,9 +334,7 @@ class OdooSink:
         self._consumer = Consumer(
             consumer_config(settings.kafka, settings.sink.group_id, "odoo-sink")
         )
-        self._producer = Producer(
-            producer_config(settings.kafka, "odoo-sink-deadletter")
-        )
+        self._dead_letters = DeadLetterTopic(settings, "odoo-sink-deadletter")
         self._stopping = False
         self._last_activity = time.monotonic()
         self.stats = SinkStats()
@@ -325,7 +372,7 @@ class OdooSink:
                     )
                     break
         finally:
-            self._producer.flush(30)
+            self._dead_letters.flush()
             self._consumer.close()
         logger.info("odoo sink stopped %s", _key_values(self.stats.summary()))
         return self.stats
@@ -337,11 +384,7 @@ class OdooSink:
         next_offsets = self._apply_batch(records, batch)
 
         # 2. Flush dead letters, so none is lost once its offset is committed.
-        undelivered = self._producer.flush(30)
-        if undelivered:
-            raise KafkaException(
-                KafkaError(KafkaError._MSG_TIMED_OUT, "dead letters not delivered")
-            )
+        self._dead_letters.flush()
 
         # 3. Commit, per partition, the offset after the last finished record.
         if next_offsets:
@@ -370,30 +413,12 @@ class OdooSink:
                 blocked.add(partition)
                 continue
             if isinstance(result, DeadLetter):
-                self._dead_letter(message, result)
+                self._dead_letters.publish(message, result)
                 batch.dead_lettered += 1
             else:
                 batch.count(result)
             finished[partition] = source.offset + 1
         return [TopicPartition(t, p, offset) for (t, p), offset in finished.items()]
-
-    def _dead_letter(self, message: Message, dead_letter: DeadLetter) -> None:
-        self._producer.produce(
-            self._topics.sink_deadletter,
-            key=message.key(),
-            value=message.value(),
-            headers=dead_letter.headers(),
-        )
-        # The error message may quote values; only its class and the position are
-        # logged, never the record's personal data.
-        logger.warning(
-            "dead-lettered record %s error=%s event_id=%s trace_id=%s attempts=%d",
-            dead_letter.source,
-            dead_letter.error_class,
-            dead_letter.event_id,
-            dead_letter.trace_id,
-            dead_letter.attempts,
-        )
 
     def _merge_stats(self, batch: SinkStats) -> None:
         for model, counts in batch.by_model.items():
