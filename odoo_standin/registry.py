@@ -278,7 +278,7 @@ def _product_usage() -> Model:
             Field("x_day", "date"),
             _char("x_event"),
             _integer("x_count"),
-            Field("x_quantity", "float"),
+            _integer("x_quantity"),
             _integer("x_source_version"),
         ],
         rec_name="x_name",

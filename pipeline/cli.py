@@ -117,13 +117,15 @@ def standin(
 ) -> None:
     """Run the Odoo-protocol stand-in (development only: it is not Odoo) with the
     database name and API key from the PIPELINE_ODOO__* settings."""
+    import os
     import subprocess
 
     odoo = load_settings().odoo
     command = [sys.executable, "-m", "odoo_standin", "--db", str(db), "--host", "127.0.0.1",
-               "--port", str(port), "--database", odoo.database,
-               "--api-key", odoo.api_key.get_secret_value(), "--login", odoo.login]
-    raise typer.Exit(subprocess.call(command))
+               "--port", str(port), "--database", odoo.database, "--login", odoo.login]
+    # The key travels in the environment, not argv, so `ps` does not show it.
+    env = {**os.environ, "ODOO_STANDIN_API_KEY": odoo.api_key.get_secret_value()}
+    raise typer.Exit(subprocess.call(command, env=env))
 
 
 def _mount_stage_commands() -> None:

@@ -194,8 +194,9 @@ def run_demo(corpus_dir: Path, state_dir: Path, keep_running: bool = False) -> i
             "odoo-standin",
             [sys.executable, "-m", "odoo_standin", "--db", str(state_dir / "odoo.sqlite"),
              "--host", "127.0.0.1", "--port", str(standin_port), "--database", "demo",
-             "--api-key", STANDIN_API_KEY, "--login", settings.odoo.login],
-            env, state_dir / "odoo-standin.log",
+             "--login", settings.odoo.login],
+            {**env, "ODOO_STANDIN_API_KEY": STANDIN_API_KEY},
+            state_dir / "odoo-standin.log",
         )
         wait_for_standin(settings.odoo.url)
 
