@@ -126,10 +126,10 @@ class EventPublisher:
         ):
             carrier: dict[str, str] = {}
             inject(carrier)
-        traced = {**event, "trace_context": carrier}
-        value = self._codec.encode(BUSINESS_EVENT_SUBJECT, traced)
-        headers = [(name, text.encode()) for name, text in carrier.items()]
-        return self._produce(topic, key, value, headers)
+            traced = {**event, "trace_context": carrier}
+            value = self._codec.encode(BUSINESS_EVENT_SUBJECT, traced)
+            headers = [(name, text.encode()) for name, text in carrier.items()]
+            return self._produce(topic, key, value, headers)
 
     def publish_rejection(self, record: dict[str, Any]) -> DeliveryTicket:
         """Produce a RejectedInput to the ingest dead-letter topic, keyed by source name."""
