@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cache
 
+from eventbus import AvroCodec
 from producers.business_event import Delivery, MappedEvent
 from producers.exceptions import PayloadError
 from producers.outcomes import AcceptedEvent, IngestOutcome, rejected_input
@@ -20,6 +22,41 @@ from producers.validation import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@cache
+def _codec() -> AvroCodec:
+    return AvroCodec()
+
+
+def _schema_problem(event: dict) -> str | None:
+    """Why the event would not encode, checked here so a reader of outcomes never gets
+    an event the publisher cannot write (e.g. a lone UTF-16 surrogate from a JSON
+    escape, or an integer beyond Avro's long)."""
+    try:
+        _codec().encode("BusinessEvent", event)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return type(exc).__name__
+    return None
+
+
+def _accepted_or_rejected(
+    mapped: MappedEvent,
+    source_system: str,
+    delivery: Delivery,
+    raw: bytes,
+    received_at: datetime,
+) -> IngestOutcome:
+    accepted = _accepted(mapped, received_at, delivery)
+    problem = _schema_problem(accepted.event)
+    if problem is None:
+        return accepted
+    rejection = Rejection(
+        INVALID_PAYLOAD, f"event {mapped.event_id} does not fit the schema ({problem})"
+    )
+    return rejected_input(
+        source_system, delivery, rejection, raw, received_at, mapped.event_id
+    )
 
 
 def _accepted(
@@ -54,7 +91,9 @@ def judge_json_line(
         return rejected_input(
             source.source_system, delivery, rejection, line, received_at, event_id
         )
-    return _accepted(mapped, received_at, delivery)
+    return _accepted_or_rejected(
+        mapped, source.source_system, delivery, line, received_at
+    )
 
 
 def judge_csv_record(
@@ -83,4 +122,6 @@ def judge_csv_record(
         return rejected_input(
             source.source_system, delivery, rejection, raw, received_at
         )
-    return _accepted(mapped, received_at, delivery)
+    return _accepted_or_rejected(
+        mapped, source.source_system, delivery, raw, received_at
+    )

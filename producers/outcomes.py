@@ -10,6 +10,14 @@ from producers.business_event import Delivery
 from producers.validation import Rejection
 
 RAW_CAP_BYTES = 900 * 1024
+DETAIL_CAP_CHARS = 300
+
+
+def _storable(text: str, cap: int | None = None) -> str:
+    """Text that always encodes: a lone surrogate from a JSON escape becomes "?", and a
+    detail quoting field names from the input stays short."""
+    safe = text.encode("utf-8", "replace").decode("utf-8")
+    return safe if cap is None or len(safe) <= cap else f"{safe[: cap - 1]}…"
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,8 @@ def rejected_input(
             "source_name": delivery.source_name,
             "position": delivery.position,
             "reason": rejection.reason,
-            "detail": rejection.detail,
-            "event_id": event_id,
+            "detail": _storable(rejection.detail, DETAIL_CAP_CHARS),
+            "event_id": _storable(event_id) if event_id is not None else None,
             "received_at": received_at,
             "raw": raw[:RAW_CAP_BYTES],
             "raw_truncated": len(raw) > RAW_CAP_BYTES,

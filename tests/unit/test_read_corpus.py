@@ -132,3 +132,24 @@ def test_missing_file_is_skipped(tmp_path: Path, corpus_dir: Path) -> None:
     outcomes = list(read_corpus(tmp_path))
     assert outcomes
     assert {_position(o)[0] for o in outcomes} == {"crm/companies.csv"}
+
+
+def test_lines_that_cannot_be_encoded_are_rejected_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "product").mkdir()
+    lines = [
+        # A lone surrogate is valid JSON but cannot be written as UTF-8.
+        b'{"type": "identify", "messageId": "m\\ud800", "userId": "u\\ud800",'
+        b' "timestamp": "2024-01-01T00:00:00Z", "traits": {}}',
+        b'{"type": "track", "messageId": "m2", "event": "API Calls Metered",'
+        b' "timestamp": "2024-01-01T00:00:00Z", "userId": "u",'
+        b' "properties": {"calls": 100000000000000000000000}}',
+    ]
+    (tmp_path / "product" / "segment_events.jsonl").write_bytes(b"\n".join(lines))
+    codec = AvroCodec()
+
+    outcomes = list(read_corpus(tmp_path))
+
+    assert [type(o) for o in outcomes] == [RejectedLine, RejectedLine]
+    assert {o.reason for o in outcomes} == {"invalid_payload"}
+    for outcome in outcomes:
+        codec.encode("RejectedInput", outcome.record)
