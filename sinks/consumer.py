@@ -46,7 +46,7 @@ from tenacity import (
     retry_if_exception,
 )
 
-from eventbus import AvroCodec, Topics, WireFormatError
+from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from eventbus.kafka_config import consumer_config, producer_config
 from pipeline.settings import Settings
 from sinks.odoo import OdooError, OdooPermanentError
@@ -70,6 +70,7 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (
     OdooPermanentError,
     UnmappableRecord,
     WireFormatError,
+    SchemaCatalogError,
 )
 
 DEAD_LETTER_HEADER_PREFIX = "x-sink-"
@@ -315,6 +316,13 @@ class DeadLetterTopic:
                 )
             )
 
+    def close(self) -> None:
+        """Deliver what is pending, then release the producer."""
+        try:
+            self.flush()
+        finally:
+            self._producer.close()
+
 
 class OdooSink:
     """Consume the enriched topic into Odoo until stopped (or idle, for demos)."""
@@ -372,7 +380,7 @@ class OdooSink:
                     )
                     break
         finally:
-            self._dead_letters.flush()
+            self._dead_letters.close()
             self._consumer.close()
         logger.info("odoo sink stopped %s", _key_values(self.stats.summary()))
         return self.stats

@@ -206,6 +206,13 @@ class _ReplayRun:
                 for r in pending.values()
             ]
         )
+        try:
+            self._consume_until_done(pending)
+        finally:
+            if self._dead_letters is not None:
+                self._dead_letters.close()
+
+    def _consume_until_done(self, pending: dict[int, PartitionRange]) -> None:
         last_record = time.monotonic()
         while pending:
             messages = self._consumer.consume(num_messages=500, timeout=1.0)
@@ -225,8 +232,6 @@ class _ReplayRun:
                 self._replay_one(message)
                 if message.offset() + 1 >= own_range.end:
                     del pending[message.partition()]
-        if self._dead_letters is not None:
-            self._dead_letters.flush()
 
     def _replay_one(self, message: Message) -> None:
         self._report.records += 1

@@ -499,6 +499,16 @@ def test_undecodable_record_becomes_dead_letter(
     assert odoo.calls == []
 
 
+def test_record_with_unknown_schema_id_becomes_dead_letter(
+    odoo: FakeOdoo, codec: AvroCodec
+) -> None:
+    result = applier_for(odoo, codec, []).apply(SOURCE, b"\x00\x00\x00\x03\xe7abc")
+
+    assert isinstance(result, DeadLetter)
+    assert result.error_class == "SchemaCatalogError"
+    assert odoo.calls == []
+
+
 def test_unknown_currency_becomes_dead_letter(odoo: FakeOdoo, codec: AvroCodec) -> None:
     event = enriched("invoice", ("pipeline.Invoice", invoice(currency="jpy")))
 
