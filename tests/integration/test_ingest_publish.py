@@ -11,8 +11,9 @@ from eventbus import AvroCodec, Topics
 from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_all
-from producers import AcceptedEvent, RejectedLine, read_corpus
+from producers.corpus import read_corpus
 from producers.ingest import ingest_corpus
+from producers.outcomes import AcceptedEvent, RejectedLine
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from eventbus import AvroCodec
-from producers import AcceptedEvent, RejectedLine, read_corpus
-from producers.corpus import CORPUS_LAYOUT
+from producers.corpus import CORPUS_LAYOUT, read_corpus
+from producers.outcomes import AcceptedEvent, RejectedLine
 
 RECEIVED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
