@@ -12,8 +12,13 @@ would have raised (``odoo_name``), so clients can be tested against the real nam
     ├── InvalidValue       builtins.ValueError (unknown field, bad domain)  500
     ├── InvalidArguments   builtins.TypeError (bad method arguments)       500
     ├── UnknownMethod      builtins.AttributeError (JSON-RPC only)         500
+    ├── SerializationFailure  psycopg2.errors.SerializationFailure          500
     └── HttpError          werkzeug.exceptions.* (status given by the subclass)
         ├── BadRequest 400, Unauthorized 401, NotFound 404, UnprocessableEntity 422
+        └── TooManyRequests 429, ServiceFailure 5xx
+
+``SerializationFailure``, ``TooManyRequests`` and ``ServiceFailure`` are raised only by
+the switchable faults (``faults.py``): the stand-in itself never has them.
 """
 
 from __future__ import annotations
@@ -95,6 +100,45 @@ class NotFound(HttpError):
 class UnprocessableEntity(HttpError):
     odoo_name = "werkzeug.exceptions.UnprocessableEntity"
     http_status = 422
+
+
+class SerializationFailure(StandinError):
+    """PostgreSQL refused to commit because a concurrent transaction changed the rows.
+
+    Odoo retries these itself a few times and reports the last one when it gives up.
+    """
+
+    odoo_name = "psycopg2.errors.SerializationFailure"
+
+    def __init__(self) -> None:
+        super().__init__("could not serialize access due to concurrent update")
+
+
+class TooManyRequests(HttpError):
+    odoo_name = "werkzeug.exceptions.TooManyRequests"
+    http_status = 429
+
+    def __init__(self) -> None:
+        super().__init__("Too Many Requests: rate limit exceeded")
+
+
+_SERVER_FAILURE_NAMES = {
+    500: "InternalServerError",
+    501: "NotImplemented",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+class ServiceFailure(HttpError):
+    """A 5xx answer, named after the werkzeug exception for that status."""
+
+    def __init__(self, status: int) -> None:
+        name = _SERVER_FAILURE_NAMES.get(status, "InternalServerError")
+        super().__init__(f"{status} {name}: the server cannot answer now")
+        self.http_status = status
+        self.odoo_name = f"werkzeug.exceptions.{name}"
 
 
 def qualified_name(exc: BaseException) -> str:

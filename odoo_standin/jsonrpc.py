@@ -182,15 +182,20 @@ def _read_envelope(body: bytes) -> dict[str, Any]:
     return envelope
 
 
-def _error_response(exc: Exception, request_id: Any) -> JSONResponse:
+def error_envelope(exc: Exception, request_id: Any) -> dict[str, Any]:
+    """The JSON-RPC answer Odoo gives for ``exc`` (sent with HTTP 200)."""
     data = serialize_error(exc, {})
     if isinstance(exc, NotFound):
         error = {"code": 404, "message": "404: Not Found", "data": data}
     else:
         error = {"code": 200, "message": "Odoo Server Error", "data": data}
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+def _error_response(exc: Exception, request_id: Any) -> JSONResponse:
     if isinstance(exc, StandinError):
         logger.info("JSON-RPC call refused: %s", exc)
     else:
         logger.exception("JSON-RPC call failed")
     # Odoo answers JSON-RPC errors with HTTP 200; the error member is what tells.
-    return JSONResponse({"jsonrpc": "2.0", "id": request_id, "error": error})
+    return JSONResponse(error_envelope(exc, request_id))

@@ -1,4 +1,4 @@
-"""The stand-in's HTTP application (Starlette) and its uvicorn runner."""
+"""The stand-in's HTTP application (Starlette behind the fault switch) and its runner."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from odoo_standin.auth import Credentials
+from odoo_standin.faults import FaultInjector
 from odoo_standin.json2 import Json2Endpoint
 from odoo_standin.jsonrpc import SERVER_VERSION, SERVER_VERSION_INFO, JsonRpcEndpoint
 from odoo_standin.orm import Orm
@@ -42,8 +43,12 @@ class StandinConfig:
         )
 
 
-def build_app(config: StandinConfig) -> Starlette:
-    """The application serving both protocols over the SQLite file of ``config``."""
+def build_app(config: StandinConfig) -> FaultInjector:
+    """The application serving both protocols over the SQLite file of ``config``.
+
+    The switchable faults (``faults.py``) wrap everything: they must see the server's
+    own ``send`` to be able to drop a connection.
+    """
     # 1. Storage and reference data.
     registry = build_registry()
     store = Store(config.db_path, registry)
@@ -77,7 +82,7 @@ def build_app(config: StandinConfig) -> Starlette:
     logger.info(
         "Odoo stand-in ready on database %r (file %s)", config.database, config.db_path
     )
-    return app
+    return FaultInjector(app)
 
 
 async def _version(request: Request) -> Response:
