@@ -50,7 +50,9 @@ class CatalogEntry:
 
 def load_parsed_schema(file_name: str, schema_dir: Path = SCHEMA_DIR) -> dict[str, Any]:
     """Parse one ``.avsc`` file, resolving the named types it references."""
-    return load_schema(str(schema_dir / file_name), _write_hint=False)
+    # The parsed form carries fastavro's "already parsed" marker, so encoding and decoding
+    # do not parse the schema again for every record.
+    return load_schema(str(schema_dir / file_name))
 
 
 class AvroCodec:
