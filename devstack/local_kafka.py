@@ -149,6 +149,14 @@ def _port_is_busy(port: int) -> bool:
     return False
 
 
+def _port_accepts(port: int | None) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port or 0), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _random_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -293,13 +301,19 @@ class LocalKafka:
         from confluent_kafka.admin import AdminClient
 
         assert self._process is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        # Wait for the listener before creating a client: librdkafka logs every refused
+        # connection, which would bury the useful lines of a slow start.
+        while not _port_accepts(self.port) and time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.3)
         admin = AdminClient(
             {
                 "bootstrap.servers": self.bootstrap_servers,
                 "socket.connection.setup.timeout.ms": 2000,
             }
         )
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise LocalKafkaError(

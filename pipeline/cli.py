@@ -24,6 +24,7 @@ app = typer.Typer(
     "variables (see `pipeline settings`).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 kafka_app = typer.Typer(help="A local single-node Kafka broker for development.")
 topics_app = typer.Typer(help="The pipeline's Kafka topics.")

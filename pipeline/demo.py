@@ -148,7 +148,7 @@ def print_summary(
     ingest_report: Any, rejected: list, duplicates: list, accounts: list, records: Counter
 ) -> None:
     print("\n=== pipeline summary ===")
-    print(f"events in (accepted lines):  {ingest_report.accepted_total}")
+    print(f"events in (accepted lines):  {ingest_report.accepted}")
     print(f"rejected (dead-lettered):    {len(rejected)}")
     print(f"duplicates dropped:          {len(duplicates)}")
     print(f"accounts in Odoo:            {len(accounts)}")

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 logger = logging.getLogger(__name__)
 
@@ -20,31 +19,51 @@ class GroupWatch:
     topics: list[str]
 
 
-def consumer_lag(admin: AdminClient, probe: Consumer, watch: GroupWatch) -> int:
-    """Records on ``watch.topics`` not yet committed by ``watch.group_id``."""
-    metadata = admin.list_topics(timeout=10)
-    partitions = [
-        TopicPartition(topic, p)
-        for topic in watch.topics
-        if topic in metadata.topics
-        for p in metadata.topics[topic].partitions
-    ]
-    if not partitions:
-        return 0
-    request = [ConsumerGroupTopicPartitions(watch.group_id, partitions)]
-    committed = admin.list_consumer_group_offsets(request)[watch.group_id].result(
-        timeout=10
-    )
-    committed_by_tp = {
-        (tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions
-    }
+class LagProbe:
+    """Reads a group's committed offsets and the topics' end offsets.
 
-    lag = 0
-    for tp in partitions:
-        low, high = probe.get_watermark_offsets(tp, timeout=10)
-        position = committed_by_tp.get((tp.topic, tp.partition), -1)
-        lag += high - (position if position >= 0 else low)
-    return lag
+    Committed offsets are fetched through a consumer configured with the watched group id
+    that never subscribes (so it never joins the group or commits). The admin API's
+    ListConsumerGroupOffsets would be the obvious call, but the librdkafka bundled with
+    confluent-kafka 2.16 crashes the process while parsing some of its responses.
+    """
+
+    def __init__(self, bootstrap_servers: str, watch: GroupWatch) -> None:
+        self.watch = watch
+        self._consumer = Consumer({
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": watch.group_id,
+            "enable.auto.commit": False,
+        })
+
+    def lag(self) -> int | None:
+        """Records on the watched topics not yet committed by the group, or None while
+        the group coordinator cannot answer (it moves while a group is forming)."""
+        try:
+            return self._lag()
+        except KafkaException as exc:
+            logger.debug("lag of %s unknown for now: %s", self.watch.group_id, exc)
+            return None
+
+    def _lag(self) -> int:
+        metadata = self._consumer.list_topics(timeout=10)
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self.watch.topics
+            if topic in metadata.topics
+            for p in metadata.topics[topic].partitions
+        ]
+        if not partitions:
+            return 0
+        committed = self._consumer.committed(partitions, timeout=10)
+        lag = 0
+        for tp in committed:
+            low, high = self._consumer.get_watermark_offsets(tp, timeout=10)
+            lag += high - (tp.offset if tp.offset >= 0 else low)
+        return lag
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def wait_until_idle(
@@ -54,50 +73,39 @@ def wait_until_idle(
     quiet_seconds: float = 4.0,
     timeout_seconds: float = 300.0,
     still_running: Callable[[], str | None] = lambda: None,
-) -> dict[str, int]:
+) -> dict[str, int | None]:
     """Block until every watched group has zero lag for ``quiet_seconds``.
 
     ``still_running`` returns the name of a crashed component (or None); a crash ends the
     wait at once instead of timing out. Returns the last lag per group. Raises
     ``TimeoutError`` with the remaining lag when the deadline passes.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    # The probe only reads watermarks; it never joins its group or commits.
-    probe = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": "lag-probe",
-            "enable.auto.commit": False,
-        }
-    )
+    probes = [LagProbe(bootstrap_servers, watch) for watch in watches]
     try:
-        return _wait(
-            admin, probe, watches, quiet_seconds, timeout_seconds, still_running
-        )
+        return _wait(probes, quiet_seconds, timeout_seconds, still_running)
     finally:
-        probe.close()
+        for probe in probes:
+            probe.close()
 
 
 def _wait(
-    admin: AdminClient,
-    probe: Consumer,
-    watches: list[GroupWatch],
+    probes: list[LagProbe],
     quiet_seconds: float,
     timeout_seconds: float,
     still_running: Callable[[], str | None],
-) -> dict[str, int]:
+) -> dict[str, int | None]:
     deadline = time.monotonic() + timeout_seconds
     quiet_since: float | None = None
     last_report = 0.0
-    lags: dict[str, int] = {}
+    lags: dict[str, int | None] = {}
     while time.monotonic() < deadline:
         crashed = still_running()
         if crashed:
             raise RuntimeError(f"{crashed} stopped while the pipeline was draining")
-        lags = {w.group_id: consumer_lag(admin, probe, w) for w in watches}
+        lags = {probe.watch.group_id: probe.lag() for probe in probes}
         now = time.monotonic()
         if now - last_report > 5:
-            logger.info("draining: records not yet processed %s", lags)
+            logger.info("draining", extra={"records_not_yet_processed": lags})
             last_report = now
         if all(lag == 0 for lag in lags.values()):
             quiet_since = quiet_since or now
