@@ -49,7 +49,10 @@ def ledger_key(event: Mapping[str, Any]) -> str:
 class DedupLedger:
     """Remembers, per event identity, the first accepted delivery and when it arrived.
 
-    Store values are ``{"delivery": Delivery | None, "received_at": micros}``.
+    Store values are ``{"delivery": Delivery | None, "received_at": micros, "shard": int
+    | None}``. ``shard`` names the input partition the identity was recorded for: a
+    partitioned store (a Faust table) may only drop entries of the partition it is
+    processing, so ``purge`` can be limited to one shard.
     """
 
     def __init__(
@@ -58,7 +61,7 @@ class DedupLedger:
         self._store = store
         self._retention_micros = int(retention_days * MICROS_PER_DAY)
 
-    def check(self, event: Mapping[str, Any]) -> DedupVerdict:
+    def check(self, event: Mapping[str, Any], shard: int | None = None) -> DedupVerdict:
         """Record the event if it is new; say whether it was already accepted."""
         key = ledger_key(event)
         received_at = to_micros(event["received_at"])
@@ -72,7 +75,11 @@ class DedupLedger:
                 return FirstSeen(key)
             return Duplicate(key, entry["delivery"], entry["received_at"])
 
-        self._store[key] = {"delivery": delivery, "received_at": received_at}
+        self._store[key] = {
+            "delivery": delivery,
+            "received_at": received_at,
+            "shard": shard,
+        }
         return FirstSeen(key)
 
     def purge(self, now: int) -> int:

@@ -1,0 +1,247 @@
+"""The Faust application: the deduplicate and correlate agents and their tables.
+
+``deduplicate`` reads the four source topics with a dedup table co-partitioned with
+them (a redelivery carries the same source account key, so it reaches the same
+partition as its first delivery). First deliveries go on, byte for byte, to
+``processing.deduplicated``; redeliveries become ``duplicate`` notices.
+
+``correlate`` reads ``processing.deduplicated`` (one partition: the identity graph must
+see every identifier) with changelog-backed tables for the graph and profiles, record
+versions and usage, and publishes enriched records keyed by canonical account id and
+notices for late snapshots.
+
+A record that cannot be read or processed is logged with its topic, partition and
+offset and skipped: one bad record never stops the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from eventbus import AvroCodec, Topics, WireFormatError
+from pipeline.settings import Settings
+from processors.correlate import ENRICHED, Correlator, CorrelatorStores
+from processors.dedup import DedupLedger, Duplicate
+from processors.notices import duplicate_notice
+from processors.tracing import as_headers, stage_span
+
+logger = logging.getLogger(__name__)
+
+BUSINESS_EVENT = "BusinessEvent"
+ENRICHED_EVENT = "EnrichedEvent"
+PROCESSING_NOTICE = "ProcessingNotice"
+
+# How often each partition's expired dedup identities are dropped.
+PURGE_INTERVAL_SECONDS = 3600.0
+
+
+def store_url() -> str:
+    """rocksdb (via rocksdict) when installed: restarts reopen local state instead of
+    replaying whole changelogs. Otherwise in memory, rebuilt from the changelogs."""
+    try:
+        import rocksdict  # noqa: F401
+    except ImportError:
+        logger.warning("rocksdict is not installed; table state is kept in memory")
+        return "memory://"
+    return "rocksdb://"
+
+
+@dataclass(frozen=True)
+class ProcessorTopics:
+    sources: faust.TopicT
+    deduplicated: faust.TopicT
+    notices: faust.TopicT
+    enriched: faust.TopicT
+
+
+def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
+    return app.topic(
+        *names,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=False,
+    )
+
+
+def _micros_now() -> int:
+    return time.time_ns() // 1_000
+
+
+def build_app(settings: Settings) -> faust.App:
+    """The processors' Faust app, agents and tables, configured from ``settings``."""
+    processors = settings.processors
+    app = faust.App(
+        processors.app_id,
+        broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        store=store_url(),
+        datadir=str(processors.state_dir),
+        value_serializer="raw",
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        topic_allow_declare=True,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        web_port=processors.web_port,
+        table_cleanup_interval=PURGE_INTERVAL_SECONDS,
+    )
+    names = Topics(settings.kafka.topic_prefix)
+    topics = ProcessorTopics(
+        sources=_raw_topic(app, *names.source_topics),
+        deduplicated=_raw_topic(app, names.deduplicated, partitions=1),
+        notices=_raw_topic(app, names.notices, partitions=1),
+        enriched=_raw_topic(app, names.enriched),
+    )
+    codec = AvroCodec(settings.kafka.schema_registry_url)
+    _add_deduplicate(app, settings, topics, codec)
+    _add_correlate(app, settings, topics, codec)
+    return app
+
+
+def _json_table(app: faust.App, name: str, partitions: int) -> Any:
+    # Without model types Faust serialises keys and values of a table as JSON, which
+    # is why every value the core stores is plain JSON data.
+    return app.Table(name, partitions=partitions, key_type=str)
+
+
+def _read_event(codec: AvroCodec, message: Any, stage: str) -> dict[str, Any] | None:
+    try:
+        return codec.decode(BUSINESS_EVENT, message.value)
+    except WireFormatError as exc:
+        logger.warning(
+            "%s skipped an unreadable record %s[%s]@%s: %s",
+            stage,
+            message.topic,
+            message.partition,
+            message.offset,
+            exc,
+        )
+        return None
+
+
+def _add_deduplicate(
+    app: faust.App, settings: Settings, topics: ProcessorTopics, codec: AvroCodec
+) -> None:
+    ledger_table = _json_table(app, "dedup-ledger", settings.kafka.partitions)
+    ledger = DedupLedger(ledger_table, settings.processors.dedup_retention_days)
+    last_purge: dict[int, float] = {}
+
+    @app.agent(topics.sources, name="deduplicate")
+    async def deduplicate(stream: Any) -> Any:
+        async for record in stream.events():
+            message = record.message
+            event = _read_event(codec, message, "deduplicate")
+            if event is None:
+                continue
+            with stage_span(
+                "deduplicate", message.headers, event.get("trace_context")
+            ) as trace_context:
+                verdict = ledger.check(event, shard=message.partition)
+                if isinstance(verdict, Duplicate):
+                    notice = duplicate_notice(
+                        event, verdict.first_delivery, _micros_now()
+                    )
+                    await topics.notices.send(
+                        key=event["event_id"].encode(),
+                        value=codec.encode(PROCESSING_NOTICE, notice),
+                        headers=as_headers(trace_context),
+                    )
+                else:
+                    await topics.deduplicated.send(
+                        key=message.key,
+                        value=message.value,
+                        headers=as_headers(trace_context),
+                    )
+            _purge_when_due(ledger, last_purge, message.partition)
+            yield event["event_id"]
+
+
+def _purge_when_due(
+    ledger: DedupLedger, last_purge: dict[int, float], partition: int
+) -> None:
+    # Deleting from a Faust table writes to the changelog partition of the record
+    # being processed, so each partition purges its own identities, in its agent.
+    now = time.monotonic()
+    if now - last_purge.get(partition, 0.0) < PURGE_INTERVAL_SECONDS:
+        return
+    last_purge[partition] = now
+    ledger.purge(_micros_now(), shard=partition)
+
+
+def _add_correlate(
+    app: faust.App, settings: Settings, topics: ProcessorTopics, codec: AvroCodec
+) -> None:
+    stores = CorrelatorStores(
+        identity=_json_table(app, "identity-graph", 1),
+        profiles=_json_table(app, "account-profiles", 1),
+        records=_json_table(app, "record-versions", 1),
+        usage=_json_table(app, "usage-daily", 1),
+    )
+    correlator = Correlator(stores, settings.processors)
+
+    @app.agent(topics.deduplicated, name="correlate")
+    async def correlate(stream: Any) -> Any:
+        async for record in stream.events():
+            message = record.message
+            event = _read_event(codec, message, "correlate")
+            if event is None:
+                continue
+            with stage_span(
+                "correlate", message.headers, event.get("trace_context")
+            ) as trace_context:
+                outputs = _correlated(correlator, event, message)
+                for role, key, value in outputs:
+                    await _publish(codec, topics, role, key, value, trace_context)
+            yield event["event_id"]
+
+
+def _correlated(
+    correlator: Correlator, event: Mapping[str, Any], message: Any
+) -> list[tuple[str, str, dict[str, Any]]]:
+    try:
+        return correlator.process(event)
+    except Exception:
+        # A bug or an unexpected payload must not stop every account's processing;
+        # the record stays on the topic for a replay once fixed.
+        logger.exception(
+            "correlate skipped event %s at %s[%s]@%s",
+            event.get("event_id"),
+            message.topic,
+            message.partition,
+            message.offset,
+        )
+        return []
+
+
+async def _publish(
+    codec: AvroCodec,
+    topics: ProcessorTopics,
+    role: str,
+    key: str,
+    value: dict[str, Any],
+    trace_context: Mapping[str, str],
+) -> None:
+    if role == ENRICHED:
+        value = {**value, "trace_context": dict(trace_context)}
+        await topics.enriched.send(
+            key=key.encode(),
+            value=codec.encode(ENRICHED_EVENT, value),
+            headers=as_headers(trace_context),
+        )
+    else:
+        await topics.notices.send(
+            key=key.encode(),
+            value=codec.encode(PROCESSING_NOTICE, value),
+            headers=as_headers(trace_context),
+        )

@@ -1,0 +1,259 @@
+"""The Faust worker on the real broker: redeliveries dropped with a notice, business
+records re-keyed by canonical account id."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from eventbus import AvroCodec, Topics
+from eventbus.kafka_config import consumer_config, producer_config
+from eventbus.topic_admin import ensure_topics
+from pipeline.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+WAIT_SECONDS = 120.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER_SCRIPT = (
+    "from telemetry import configure_logging; configure_logging('INFO'); "
+    "from processors.cli import process; process()"
+)
+SECOND = 1_000_000
+T0 = 1_727_000_000 * SECOND
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def node(kind: str, value: str) -> dict[str, str]:
+    return {"kind": kind, "id": value}
+
+
+def business_event(
+    event_id: str,
+    event_type: str,
+    source_system: str,
+    occurred_at: int,
+    subject: dict[str, str],
+    payload: tuple[str, dict[str, Any]],
+    line: int,
+    links: list[dict[str, str]] | None = None,
+    domains: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "source_system": source_system,
+        "source_object_id": event_id,
+        "occurred_at": occurred_at,
+        "received_at": T0 + line,
+        "account_key": subject["id"],
+        "identity": {
+            "subject": subject,
+            "anchor": subject,
+            "explicit_links": links or [],
+            "emails": [],
+            "domains": domains or [],
+        },
+        "trace_context": {
+            "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        },
+        "delivery": {
+            "channel": "file",
+            "source_name": f"{source_system}/events.jsonl",
+            "position": line,
+        },
+        "payload": payload,
+    }
+
+
+def small_history() -> list[dict[str, Any]]:
+    company = business_event(
+        "crm_company:900:2024-09-01T00:00:00",
+        "crm.company",
+        "crm",
+        T0,
+        node("crm_company", "900"),
+        (
+            "pipeline.CrmCompany",
+            {
+                "record_id": "900",
+                "name": "Acme Test GmbH",
+                "domain": "acme-test.example",
+                "country_code": "DE",
+                "vat_number": None,
+                "created_at": T0,
+                "modified_at": T0,
+            },
+        ),
+        line=1,
+        domains=["acme-test.example"],
+    )
+    customer = business_event(
+        "evt_customer",
+        "customer.created",
+        "billing",
+        T0 + SECOND,
+        node("billing_customer", "cus_900"),
+        (
+            "pipeline.BillingCustomer",
+            {
+                "customer_id": "cus_900",
+                "name": "Acme Test",
+                "email": "ap@acme-test.example",
+                "crm_company_id": "900",
+                "deleted": False,
+            },
+        ),
+        line=1,
+        links=[node("crm_company", "900")],
+    )
+    invoice_payload = {
+        "invoice_id": "in_900",
+        "number": "ACME-1",
+        "customer_id": "cus_900",
+        "subscription_id": None,
+        "status": "paid",
+        "charge_id": None,
+        "amount_total": 1000,
+        "amount_due": 1000,
+        "amount_paid": 1000,
+        "amount_remaining": 0,
+        "currency": "eur",
+        "currency_exponent": 2,
+        "amount_refunded": 0,
+        "payment_status": None,
+    }
+    paid = [
+        business_event(
+            "evt_paid",
+            "invoice.paid",
+            "billing",
+            T0 + 2 * SECOND,
+            node("billing_customer", "cus_900"),
+            ("pipeline.Invoice", invoice_payload),
+            line=line,
+        )
+        for line in (2, 3)
+    ]
+    return [company, customer, *paid]
+
+
+def publish(settings: Settings, events: list[dict[str, Any]]) -> None:
+    codec = AvroCodec()
+    topics = Topics(settings.kafka.topic_prefix)
+    producer = Producer(producer_config(settings.kafka, "processors-test"))
+    for event in events:
+        producer.produce(
+            topics.source_topic(event["source_system"]),
+            key=event["account_key"].encode(),
+            value=codec.encode("BusinessEvent", event),
+        )
+    assert producer.flush(30) == 0
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "PIPELINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "PIPELINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "PIPELINE_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "PIPELINE_PROCESSORS__APP_ID": settings.processors.app_id,
+        "PIPELINE_PROCESSORS__STATE_DIR": str(settings.processors.state_dir),
+        "PIPELINE_PROCESSORS__WEB_PORT": str(free_port()),
+        "PIPELINE_TRACING__SPANS_FILE": str(settings.tracing.spans_file),
+    }
+
+
+@pytest.fixture
+def running_worker(pipeline_settings: Settings, tmp_path) -> Iterator[None]:
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT],
+        env=worker_environment(pipeline_settings),
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+        log.close()
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-4000:]
+
+
+def read_until(
+    settings: Settings, wanted: int, timeout: float = WAIT_SECONDS
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]:
+    """Enriched (key, record) pairs and notices, once ``wanted`` records arrived."""
+    codec = AvroCodec()
+    topics = Topics(settings.kafka.topic_prefix)
+    consumer = Consumer(
+        consumer_config(settings.kafka, f"reader-{uuid.uuid4().hex[:8]}", "reader")
+    )
+    consumer.subscribe([topics.enriched, topics.notices])
+    enriched: list[tuple[str, dict[str, Any]]] = []
+    notices: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(enriched) + len(notices) < wanted and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None or message.error():
+                continue
+            if message.topic() == topics.enriched:
+                record = codec.decode("EnrichedEvent", message.value())
+                enriched.append((message.key().decode(), record))
+            else:
+                notices.append(codec.decode("ProcessingNotice", message.value()))
+    finally:
+        consumer.close()
+    return enriched, notices
+
+
+def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
+    pipeline_settings: Settings, running_worker: None
+) -> None:
+    ensure_topics(pipeline_settings)
+    publish(pipeline_settings, small_history())
+
+    # company profile, profile after the customer joins, one invoice, one notice
+    enriched, notices = read_until(pipeline_settings, wanted=4)
+
+    assert [(n["kind"], n["event_id"]) for n in notices] == [("duplicate", "evt_paid")]
+    assert notices[0]["delivery"]["position"] == 3
+    assert notices[0]["first_delivery"]["position"] == 2
+
+    invoices = [r for _, r in enriched if r["record_kind"] == "invoice"]
+    assert len(invoices) == 1
+    assert invoices[0]["payload"][1]["payment_status"] == "paid"
+    for key, record in enriched:
+        assert key == record["canonical_account_id"]
+    profiles = [r for _, r in enriched if r["record_kind"] == "account_profile"]
+    account = invoices[0]["canonical_account_id"]
+    assert profiles[-1]["record_id"] == account
+    assert profiles[-1]["account"]["crm_company_ids"] == ["900"]
+    assert profiles[-1]["account"]["billing_customer_ids"] == ["cus_900"]
+    assert invoices[0]["trace_context"]["traceparent"].startswith("00-")
