@@ -121,7 +121,11 @@ class OdooWriter:
             names = [
                 account_xmlid_name(a) for a in (plan.survivor_id, *plan.absorbed_ids)
             ]
-            return WritePreview(tuple(self._qualified(n) for n in names), True)
+            would_apply = any(
+                self._merge_pending(absorbed_id, plan.survivor_id)
+                for absorbed_id in plan.absorbed_ids
+            )
+            return WritePreview(tuple(self._qualified(n) for n in names), would_apply)
         record_id = self._record_by_xmlid(plan.model, plan.xmlid_name)
         if record_id is None:
             record_id = self._record_by_natural_key(plan)
@@ -368,6 +372,21 @@ class OdooWriter:
             survivor_partner,
         )
         return changed
+
+    def _merge_pending(self, absorbed_id: str, survivor_id: str) -> bool:
+        """Whether absorbing ``absorbed_id`` would still change anything (read only)."""
+        partner = self._record_by_xmlid(PARTNER_MODEL, account_xmlid_name(absorbed_id))
+        if partner is None:
+            return True
+        [row] = self._client.read(PARTNER_MODEL, [partner], ["active", "x_merged_into"])
+        if row["active"] or row["x_merged_into"] != survivor_id:
+            return True
+        return any(
+            self._client.search_count(
+                model, self._with_archived(model, [(field_name, "=", partner)])
+            )
+            for model, field_name in PARTNER_REFERENCES
+        )
 
     # -- domains -------------------------------------------------------------------
 
