@@ -88,8 +88,9 @@ def run_replay(
 ) -> None:
     """Re-apply the enriched topic to Odoo from an offset or a time (default: all).
 
-    Uses its own consumer and never moves the sink's committed offsets; the version
-    guard skips records Odoo already holds, so replaying is safe.
+    Safe while the sink runs: its own consumer leaves the sink's offsets alone.
+
+    Safe to repeat: records Odoo holds at the same or a newer version are skipped.
     """
     from datetime import UTC
 
