@@ -8,7 +8,7 @@ CORPUS ?= ../shared/samples
 STATE ?= .state
 PYTEST_ARGS ?=
 
-.PHONY: help install kafka-fetch kafka-up kafka-down standin demo test test-fast test-all lint format clean
+.PHONY: help install kafka-fetch kafka-up kafka-down standin demo test test-fast test-all lint format clean schemas-check
 
 help:
 	@echo "make demo [CORPUS=dir]  run the whole pipeline on a corpus and check expected.json"
@@ -46,6 +46,11 @@ test-fast: install
 
 test-all: kafka-fetch
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Refuse a schema change that breaks its compatibility mode (against SCHEMAS_AGAINST).
+SCHEMAS_AGAINST ?= HEAD
+schemas-check: install
+	$(PY) -m pipeline.cli schemas check --against $(SCHEMAS_AGAINST)
 
 lint: install
 	$(PY) -m ruff check .

@@ -27,9 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 kafka_app = typer.Typer(help="A local single-node Kafka broker for development.")
-topics_app = typer.Typer(help="The pipeline's Kafka topics.")
 app.add_typer(kafka_app, name="kafka")
-app.add_typer(topics_app, name="topics")
 
 logger = logging.getLogger("pipeline")
 
@@ -100,7 +98,6 @@ def kafka_stop(
     LocalKafka(data_dir=data_dir).stop()
 
 
-@topics_app.command("create")
 def topics_create() -> None:
     """Create every pipeline topic that does not exist yet (idempotent)."""
     from eventbus.topic_admin import ensure_topics
@@ -131,12 +128,17 @@ def standin(
 
 def _mount_stage_commands() -> None:
     """Add the stage commands each package defines next to its code."""
+    from eventbus.topics_cli import app as topics_app
     from processors.cli import app as processors_app
     from producers.cli import app as producers_app
+    from schemas.cli import app as schemas_app
     from sinks.cli import app as sinks_app
 
     for stage_app in (producers_app, processors_app, sinks_app):
         app.add_typer(stage_app)
+    topics_app.command("create")(topics_create)
+    app.add_typer(topics_app, name="topics")
+    app.add_typer(schemas_app, name="schemas")
 
 
 _mount_stage_commands()
