@@ -24,7 +24,7 @@ from typing import Any
 
 import faust
 
-from eventbus import AvroCodec, Topics, WireFormatError
+from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from pipeline.settings import Settings
 from processors.correlate import ENRICHED, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
@@ -118,7 +118,7 @@ def _json_table(app: faust.App, name: str, partitions: int) -> Any:
 def _read_event(codec: AvroCodec, message: Any, stage: str) -> dict[str, Any] | None:
     try:
         return codec.decode(BUSINESS_EVENT, message.value)
-    except WireFormatError as exc:
+    except (WireFormatError, SchemaCatalogError) as exc:
         logger.warning(
             "%s skipped an unreadable record %s[%s]@%s: %s",
             stage,
@@ -232,16 +232,24 @@ async def _publish(
     value: dict[str, Any],
     trace_context: Mapping[str, str],
 ) -> None:
+    subject, topic = (
+        (ENRICHED_EVENT, topics.enriched)
+        if role == ENRICHED
+        else (PROCESSING_NOTICE, topics.notices)
+    )
     if role == ENRICHED:
         value = {**value, "trace_context": dict(trace_context)}
-        await topics.enriched.send(
-            key=key.encode(),
-            value=codec.encode(ENRICHED_EVENT, value),
-            headers=as_headers(trace_context),
+    try:
+        encoded = codec.encode(subject, value)
+    except (ValueError, TypeError) as exc:
+        # The core's records are checked against the schemas in the unit tests; if one
+        # still does not fit, losing that record beats stopping every account.
+        logger.error(
+            "could not encode %s %s for event %s: %s",
+            subject,
+            value.get("record_id", ""),
+            value.get("event_id"),
+            exc,
         )
-    else:
-        await topics.notices.send(
-            key=key.encode(),
-            value=codec.encode(PROCESSING_NOTICE, value),
-            headers=as_headers(trace_context),
-        )
+        return
+    await topic.send(key=key.encode(), value=encoded, headers=as_headers(trace_context))

@@ -82,10 +82,16 @@ class DedupLedger:
         }
         return FirstSeen(key)
 
-    def purge(self, now: int) -> int:
-        """Forget identities first received more than the window before ``now``."""
+    def purge(self, now: int, shard: int | None = None) -> int:
+        """Forget identities first received more than the window before ``now``.
+
+        With ``shard`` only identities recorded for that shard are considered.
+        """
         expired = [
-            key for key, entry in list(self._store.items()) if self._expired(entry, now)
+            key
+            for key, entry in list(self._store.items())
+            if self._expired(entry, now)
+            and (shard is None or entry.get("shard") == shard)
         ]
         for key in expired:
             del self._store[key]

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +182,13 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def running_worker(pipeline_settings: Settings, tmp_path) -> Iterator[None]:
-    log = (tmp_path / "worker.log").open("wb")
+@contextmanager
+def running_worker(settings: Settings, log_path: Path) -> Iterator[None]:
+    """The processors' worker as a child process, stopped with SIGTERM afterwards."""
+    log = log_path.open("ab")
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER_SCRIPT],
-        env=worker_environment(pipeline_settings),
+        env=worker_environment(settings),
         cwd=REPO_ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -202,7 +204,7 @@ def running_worker(pipeline_settings: Settings, tmp_path) -> Iterator[None]:
             worker.kill()
             worker.wait(timeout=10)
         log.close()
-    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-4000:]
+    assert worker.returncode == 0, log_path.read_text(errors="replace")[-4000:]
 
 
 def read_until(
@@ -234,13 +236,14 @@ def read_until(
 
 
 def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
-    pipeline_settings: Settings, running_worker: None
+    pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_topics(pipeline_settings)
     publish(pipeline_settings, small_history())
 
-    # company profile, profile after the customer joins, one invoice, one notice
-    enriched, notices = read_until(pipeline_settings, wanted=4)
+    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+        # company profile, profile after the customer joins, one invoice, one notice
+        enriched, notices = read_until(pipeline_settings, wanted=4)
 
     assert [(n["kind"], n["event_id"]) for n in notices] == [("duplicate", "evt_paid")]
     assert notices[0]["delivery"]["position"] == 3
@@ -257,3 +260,41 @@ def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
     assert profiles[-1]["account"]["crm_company_ids"] == ["900"]
     assert profiles[-1]["account"]["billing_customer_ids"] == ["cus_900"]
     assert invoices[0]["trace_context"]["traceparent"].startswith("00-")
+
+
+def test_state_survives_a_worker_restart(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    ensure_topics(pipeline_settings)
+    history = small_history()
+    publish(pipeline_settings, history[:3])
+    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+        enriched, _ = read_until(pipeline_settings, wanted=3)
+    account = next(r for _, r in enriched if r["record_kind"] == "invoice")[
+        "canonical_account_id"
+    ]
+
+    # After the restart: a late redelivery of the paid event, and a new invoice.
+    late_copy = {**history[3], "delivery": {**history[3]["delivery"], "position": 9}}
+    second_invoice = {
+        **history[2],
+        "event_id": "evt_paid_2",
+        "occurred_at": history[2]["occurred_at"] + 60 * SECOND,
+        "payload": (
+            "pipeline.Invoice",
+            {**history[2]["payload"][1], "invoice_id": "in_901", "number": "ACME-2"},
+        ),
+    }
+    publish(pipeline_settings, [late_copy, second_invoice])
+    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+        enriched, notices = read_until(pipeline_settings, wanted=5)
+
+    assert [(n["event_id"], n["first_delivery"]["position"]) for n in notices] == [
+        ("evt_paid", 2)
+    ]
+    invoices = {
+        r["record_id"]: r["canonical_account_id"]
+        for _, r in enriched
+        if r["record_kind"] == "invoice"
+    }
+    assert invoices == {"in_900": account, "in_901": account}

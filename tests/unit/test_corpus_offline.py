@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from eventbus import AvroCodec
 from pipeline.settings import ProcessorSettings
 from processors.correlate import ENRICHED, NOTICES, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
@@ -249,6 +250,18 @@ def test_duplicates_are_dropped_with_notices_naming_the_first_line(
         for d in expected["duplicate_lines"]
     )
     assert duplicates == wanted
+
+
+def test_every_output_is_a_valid_avro_record(events: list[dict[str, Any]]) -> None:
+    codec = AvroCodec()
+    enriched, notices = run_pipeline(events)
+
+    for record in enriched:
+        decoded = codec.decode("EnrichedEvent", codec.encode("EnrichedEvent", record))
+        assert decoded["record_id"] == record["record_id"]
+        assert decoded["account"] == record["account"]
+    for notice in notices:
+        codec.decode("ProcessingNotice", codec.encode("ProcessingNotice", notice))
 
 
 @pytest.mark.parametrize("seed", SHUFFLE_SEEDS)

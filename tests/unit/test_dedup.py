@@ -108,3 +108,15 @@ def test_purge_drops_only_expired_identities() -> None:
     assert isinstance(
         ledger.check(delivered("new", 3, T0 + 9 * MICROS_PER_DAY)), Duplicate
     )
+
+
+def test_purge_of_one_shard_leaves_other_shards_alone() -> None:
+    store: dict[str, Any] = {}
+    ledger = DedupLedger(store, retention_days=7)
+    ledger.check(delivered("a", line=1), shard=0)
+    ledger.check(delivered("b", line=2), shard=1)
+
+    purged = ledger.purge(now=T0 + 8 * MICROS_PER_DAY, shard=1)
+
+    assert purged == 1
+    assert list(store) == ["billing:a"]
