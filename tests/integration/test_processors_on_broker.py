@@ -3,6 +3,7 @@ records re-keyed by canonical account id."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -239,7 +240,8 @@ def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_topics(pipeline_settings)
-    publish(pipeline_settings, small_history())
+    history = small_history()
+    publish(pipeline_settings, history)
 
     with running_worker(pipeline_settings, tmp_path / "worker.log"):
         # company profile, profile after the customer joins, one invoice, one notice
@@ -259,7 +261,16 @@ def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
     assert profiles[-1]["record_id"] == account
     assert profiles[-1]["account"]["crm_company_ids"] == ["900"]
     assert profiles[-1]["account"]["billing_customer_ids"] == ["cus_900"]
-    assert invoices[0]["trace_context"]["traceparent"].startswith("00-")
+    # The invoice's record continues the trace of the event that carried it, through
+    # a deduplicate span and a correlate span.
+    trace_id = history[2]["trace_context"]["traceparent"].split("-")[1]
+    assert invoices[0]["trace_context"]["traceparent"].split("-")[1] == trace_id
+    spans = [
+        json.loads(line)
+        for line in pipeline_settings.tracing.spans_file.read_text().splitlines()
+    ]
+    stages = {s["name"] for s in spans if s["context"]["trace_id"] == f"0x{trace_id}"}
+    assert stages == {"deduplicate", "correlate"}
 
 
 def test_state_survives_a_worker_restart(
