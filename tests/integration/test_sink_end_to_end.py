@@ -6,6 +6,7 @@ until idle, and Odoo is read back with the client over both protocols.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -263,7 +264,7 @@ def record_by_xmlid(client: OdooClient, name: str, fields: list[str]) -> dict:
 
 
 def test_sink_writes_merges_and_guards_versions(
-    sink_settings: Settings, client: OdooClient
+    sink_settings: Settings, client: OdooClient, corpus_dir: Path
 ) -> None:
     produce_events(sink_settings, merge_scenario())
 
@@ -316,6 +317,19 @@ def test_sink_writes_merges_and_guards_versions(
         "t-2": None,
         "t-3": "low",
     }
+    assert_same_shape_as_corpus_accounts(view, corpus_dir)
+
+
+def assert_same_shape_as_corpus_accounts(view: dict[str, Any], corpus: Path) -> None:
+    """The view has the field names of the corpus's expected accounts, nested too."""
+    expected = json.loads((corpus / "expected.json").read_text())["accounts"]
+    account_fields = {name for account in expected for name in account}
+    assert set(view) - {"canonical_account_id"} == account_fields - {"account_ref"}
+    for child in ("contacts", "subscriptions", "invoices", "usage", "tickets"):
+        child_fields = {
+            name for account in expected for row in account[child] for name in row
+        }
+        assert {name for row in view[child] for name in row} == child_fields, child
 
 
 def test_sink_commits_offsets_it_wrote(
