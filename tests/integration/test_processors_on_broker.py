@@ -3,6 +3,7 @@ records re-keyed by canonical account id."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -23,6 +24,8 @@ from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config, producer_config
 from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
+from pipeline.topic_reader import read_all
+from producers.ingest import ingest_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -309,3 +312,60 @@ def test_state_survives_a_worker_restart(
         if r["record_kind"] == "invoice"
     }
     assert invoices == {"in_900": account, "in_901": account}
+
+
+def corpus_oracle() -> Any:
+    """The fold-and-compare helpers of the offline corpus test, loaded by path (test
+    directories are not packages)."""
+    path = REPO_ROOT / "tests" / "unit" / "test_corpus_offline.py"
+    spec = importlib.util.spec_from_file_location("corpus_oracle", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_settled(settings: Settings, timeout: float = WAIT_SECONDS) -> None:
+    """Wait until the output topics stop growing (the worker has caught up)."""
+    topics = Topics(settings.kafka.topic_prefix)
+    deadline = time.monotonic() + timeout
+    last, stable = -1, 0
+    while stable < 4:
+        assert time.monotonic() < deadline, "processors did not settle in time"
+        time.sleep(2)
+        count = sum(1 for _ in read_all(settings.kafka, topics.enriched))
+        count += sum(1 for _ in read_all(settings.kafka, topics.notices))
+        stable = stable + 1 if count == last and count > 0 else 0
+        last = count
+
+
+def test_corpus_through_the_broker_reaches_expected_state(
+    corpus_dir: Path, pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    oracle = corpus_oracle()
+    ensure_topics(pipeline_settings)
+    ingest_corpus(corpus_dir, pipeline_settings)
+
+    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+        read_settled(pipeline_settings)
+
+    codec = AvroCodec()
+    topics = Topics(pipeline_settings.kafka.topic_prefix)
+    enriched = [
+        codec.decode("EnrichedEvent", m.value())
+        for m in read_all(pipeline_settings.kafka, topics.enriched)
+    ]
+    notices = [
+        codec.decode("ProcessingNotice", m.value())
+        for m in read_all(pipeline_settings.kafka, topics.notices)
+    ]
+    expected = json.loads((corpus_dir / "expected.json").read_text(encoding="utf-8"))
+    oracle.assert_matches_expected(oracle.fold_like_the_sink(enriched), expected)
+    duplicates = sorted(
+        (n["delivery"]["source_name"], n["delivery"]["position"], n["event_id"])
+        for n in notices
+        if n["kind"] == "duplicate"
+    )
+    assert duplicates == sorted(
+        (d["file"], d["line"], d["event_id"]) for d in expected["duplicate_lines"]
+    )
