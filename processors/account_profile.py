@@ -51,6 +51,11 @@ _DESCRIBING_PAYLOADS = frozenset(
 )
 
 
+def describes_account(payload_kind: str) -> bool:
+    """Whether a payload of this kind can change an account's context."""
+    return payload_kind in _DESCRIBING_PAYLOADS
+
+
 class ProfileFacts:
     """Latest snapshot per describing identifier, plus workspace memberships."""
 

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.settings import ProcessorSettings
-from processors.account_profile import AccountProfiles, ProfileFacts, build_context
+from processors.account_profile import (
+    AccountProfiles,
+    ProfileFacts,
+    build_context,
+    describes_account,
+)
 from processors.envelope import (
     node_key,
     node_kind,
@@ -120,7 +125,10 @@ class Correlator:
         updates, notices = self._record_updates(event, kind, payload)
         # 4. contexts of the accounts this event changed
         record_accounts = {self._graph.account_id(u.anchor) for u in updates}
-        profiles = self._changed_profiles(event, touched, merges, record_accounts)
+        may_change = describes_account(kind) or bool(merges)
+        profiles = self._changed_profiles(
+            event, touched, merges, record_accounts, may_change
+        )
 
         outputs: list[Output] = [*profiles]
         outputs += self._merge_records(event, merges)
@@ -297,7 +305,14 @@ class Correlator:
         touched: list[str],
         merges: list[AccountMerge],
         record_accounts: set[str],
+        may_change: bool,
     ) -> list[Output]:
+        """Publish the context of every account the event touched that changed.
+
+        Only events that describe an account or join accounts can change a context
+        that is already published; for the rest (the bulk: usage, invoices, tickets)
+        only accounts the sink has never seen are published.
+        """
         identity = event["identity"]
         nodes = [
             node_key(identity["subject"]),
@@ -317,10 +332,13 @@ class Correlator:
         for account_id in dict.fromkeys(
             self._graph.current_account_id(a) for a in candidates
         ):
+            published = self._graph.is_published(account_id)
+            if published and not may_change:
+                continue
             must_publish = (
-                account_id in record_accounts
+                published
+                or account_id in record_accounts
                 or self._graph.is_account_forming(account_id)
-                or self._graph.is_published(account_id)
             )
             if not must_publish:
                 continue
