@@ -60,7 +60,12 @@ def _slug(text: str) -> str:
 
 class AccountBuilder:
     def __init__(
-        self, rng: random.Random, mint: IdMint, start: float, end: float, bad_csv_rate: float
+        self,
+        rng: random.Random,
+        mint: IdMint,
+        start: float,
+        end: float,
+        bad_csv_rate: float,
     ) -> None:
         self._rng = rng
         self._mint = mint
@@ -71,12 +76,18 @@ class AccountBuilder:
     def unlinked(self, index: int) -> AccountRecords:
         """A billing customer nothing else refers to: its own account, not in CRM."""
         rng = self._rng
-        name = f"{rng.choice(COMPANY_WORDS_A)} {rng.choice(COMPANY_WORDS_B)} Co. {index}"
+        name = (
+            f"{rng.choice(COMPANY_WORDS_A)} {rng.choice(COMPANY_WORDS_B)} Co. {index}"
+        )
         # Either no address at all or a personal free-mail address no contact has.
         email = f"owner.{index}@{FREE_MAIL_DOMAIN}" if rng.random() < 0.5 else None
-        identity = CustomerIdentity(name, email, {}, rng.choice(("usd", "eur", "gbp")), "en-US")
+        identity = CustomerIdentity(
+            name, email, {}, rng.choice(("usd", "eur", "gbp")), "en-US"
+        )
         joined = self._joined()
-        billing = StripeHistory(rng, self._mint, identity, int(joined), int(self._end)).run_into()
+        billing = StripeHistory(
+            rng, self._mint, identity, int(joined), int(self._end)
+        ).run_into()
         records = AccountRecords(events=billing[0])
         truth = billing[1]
         records.expected = {
@@ -121,29 +132,76 @@ class AccountBuilder:
         renamed_at: float | None = None
         if rng.random() < 0.12:
             renamed_to = f"{rng.choice(COMPANY_WORDS_A)} {base_name.split()[-1]} {country.legal_suffix}"
-            renamed_at = rng.uniform(joined + 10 * DAY, max(joined + 11 * DAY, self._end - 5 * DAY))
-        company_row = [company_id, name, domain, country.name, vat, export_time(created), export_time(created)]
+            renamed_at = rng.uniform(
+                joined + 10 * DAY, max(joined + 11 * DAY, self._end - 5 * DAY)
+            )
+        company_row = [
+            company_id,
+            name,
+            domain,
+            country.name,
+            vat,
+            export_time(created),
+            export_time(created),
+        ]
         records.company_rows.append(company_row)
         if renamed_to and renamed_at is not None:
             records.company_rows.append(
-                [company_id, renamed_to, domain, country.name, vat, export_time(created), export_time(renamed_at)]
+                [
+                    company_id,
+                    renamed_to,
+                    domain,
+                    country.name,
+                    vat,
+                    export_time(created),
+                    export_time(renamed_at),
+                ]
             )
         if rng.random() < self._bad_csv_rate:
             records.rejected_company_rows.append(
-                [f"CO-{index}", f"Orphan {base_name} Inc.", f"orphan-{index}.example",
-                 "United States", f"EU9{index:08d}", export_time(created), export_time(created)]
+                [
+                    f"CO-{index}",
+                    f"Orphan {base_name} Inc.",
+                    f"orphan-{index}.example",
+                    "United States",
+                    f"EU9{index:08d}",
+                    export_time(created),
+                    export_time(created),
+                ]
             )
         contacts = self._contacts(records, index, company_id, domain, created)
         with_email = [c for c in contacts if c.email]
         contact_emails = {c.email for c in with_email if c.email}
-        billing_truth = self._billing(records, index, company_id, domain, country, with_email, name, renamed_to, renamed_at, joined)
+        billing_truth = self._billing(
+            records,
+            index,
+            company_id,
+            domain,
+            country,
+            with_email,
+            name,
+            renamed_to,
+            renamed_at,
+            joined,
+        )
         segment_ids: list[str] = []
         usage: list[dict[str, Any]] = []
         if rng.random() < 0.85:
-            group_id, members, usage = self._product(records, company_id, domain, name, renamed_to, renamed_at, with_email, joined)
+            group_id, members, usage = self._product(
+                records,
+                company_id,
+                domain,
+                name,
+                renamed_to,
+                renamed_at,
+                with_email,
+                joined,
+            )
             segment_ids.append(group_id)
             contact_emails |= members
-        org_ids, helpdesk_emails, tickets = self._helpdesk(records, company_id, domain, name, with_email, joined)
+        org_ids, helpdesk_emails, tickets = self._helpdesk(
+            records, company_id, domain, name, with_email, joined
+        )
         contact_emails |= helpdesk_emails
         records.expected = {
             "display_name": renamed_to or name,
@@ -157,9 +215,16 @@ class AccountBuilder:
             "segment_group_ids": segment_ids,
             "zendesk_organization_ids": org_ids,
             "contact_emails": sorted(contact_emails),
-            "billing_emails": _emails([billing_truth.final_email]) if billing_truth else [],
+            "billing_emails": _emails([billing_truth.final_email])
+            if billing_truth
+            else [],
             "contacts": [
-                {"crm_contact_id": c.contact_id, "name": f"{c.first} {c.last}", "email": c.email, "phone": c.phone}
+                {
+                    "crm_contact_id": c.contact_id,
+                    "name": f"{c.first} {c.last}",
+                    "email": c.email,
+                    "phone": c.phone,
+                }
                 for c in contacts
             ],
             "subscriptions": billing_truth.subscriptions if billing_truth else [],
@@ -170,7 +235,12 @@ class AccountBuilder:
         return records
 
     def _contacts(
-        self, records: AccountRecords, index: int, company_id: str, domain: str, created: float
+        self,
+        records: AccountRecords,
+        index: int,
+        company_id: str,
+        domain: str,
+        created: float,
     ) -> list[_Contact]:
         rng = self._rng
         contacts: list[_Contact] = []
@@ -188,20 +258,46 @@ class AccountBuilder:
             contact_id = str(CONTACT_BASE + index * 10 + number)
             phone = f"+1 212-555-01{rng.randint(0, 99):02d}"
             first_seen = created + rng.uniform(60, DAY)
-            row = [contact_id, first, last, email or "", phone, company_id, export_time(first_seen), export_time(first_seen)]
+            row = [
+                contact_id,
+                first,
+                last,
+                email or "",
+                phone,
+                company_id,
+                export_time(first_seen),
+                export_time(first_seen),
+            ]
             rows = [row]
             if rng.random() < 0.2:
                 phone = f"+1 646-555-01{rng.randint(0, 99):02d}"
                 changed = first_seen + rng.uniform(2 * DAY, 40 * DAY)
-                later = [contact_id, first, last, email or "", phone, company_id, export_time(first_seen), export_time(changed)]
+                later = [
+                    contact_id,
+                    first,
+                    last,
+                    email or "",
+                    phone,
+                    company_id,
+                    export_time(first_seen),
+                    export_time(changed),
+                ]
                 rows = [later, row] if rng.random() < 0.25 else [row, later]
             records.contact_rows.extend(rows)
             contacts.append(_Contact(contact_id, first, last, email, phone))
         return contacts
 
     def _billing(
-        self, records: AccountRecords, index: int, company_id: str, domain: str, country: Any,
-        with_email: list[_Contact], name: str, renamed_to: str | None, renamed_at: float | None,
+        self,
+        records: AccountRecords,
+        index: int,
+        company_id: str,
+        domain: str,
+        country: Any,
+        with_email: list[_Contact],
+        name: str,
+        renamed_to: str | None,
+        renamed_at: float | None,
         joined: float,
     ) -> BillingTruth | None:
         rng = self._rng
@@ -213,36 +309,60 @@ class AccountBuilder:
             metadata = {"crm_company_id": company_id}
             email: str | None = f"billing@{domain}" if rng.random() < 0.7 else None
         elif roll < 0.65 and with_email:
-            free = [c for c in with_email if c.email and c.email.endswith(FREE_MAIL_DOMAIN)]
+            free = [
+                c for c in with_email if c.email and c.email.endswith(FREE_MAIL_DOMAIN)
+            ]
             chosen = free[0] if free else rng.choice(with_email)
             email = chosen.email
         else:
             shouted = ".".join(part.capitalize() for part in domain.split("."))
             email = f"{rng.choice(('AP', 'billing', 'Finance', 'accounts'))}@{shouted}"
         identity = CustomerIdentity(
-            name, email, metadata, country.currency, country.locale,
-            renamed_to, int(renamed_at) if renamed_at is not None else None,
+            name,
+            email,
+            metadata,
+            country.currency,
+            country.locale,
+            renamed_to,
+            int(renamed_at) if renamed_at is not None else None,
         )
-        events, truth = StripeHistory(rng, self._mint, identity, int(joined), int(self._end)).run_into()
+        events, truth = StripeHistory(
+            rng, self._mint, identity, int(joined), int(self._end)
+        ).run_into()
         records.events.extend(events)
         return truth
 
     def _product(
-        self, records: AccountRecords, company_id: str, domain: str, name: str,
-        renamed_to: str | None, renamed_at: float | None, with_email: list[_Contact], joined: float,
+        self,
+        records: AccountRecords,
+        company_id: str,
+        domain: str,
+        name: str,
+        renamed_to: str | None,
+        renamed_at: float | None,
+        with_email: list[_Contact],
+        joined: float,
     ) -> tuple[str, set[str], list[dict[str, Any]]]:
         rng = self._rng
         mode = rng.choice(("crm_id_string", "crm_id_number", "website_only"))
-        website = rng.choice((f"https://www.{domain.capitalize()}/", f"{domain}", f"http://{domain}/app"))
+        website = rng.choice(
+            (f"https://www.{domain.capitalize()}/", f"{domain}", f"http://{domain}/app")
+        )
         link = WorkspaceLink(mode, company_id, website, name, renamed_to, renamed_at)
         users: list[tuple[str, str, str]] = []
         for contact in with_email:
             if contact.email and rng.random() < 0.7:
                 typed = f" {contact.email} " if rng.random() < 0.2 else contact.email
-                users.append((typed, f"{contact.first} {contact.last}", rng.choice(JOB_TITLES)))
+                users.append(
+                    (typed, f"{contact.first} {contact.last}", rng.choice(JOB_TITLES))
+                )
         if not users or rng.random() < 0.2:
-            users.append((f"product.user@{domain}", "Product User", rng.choice(JOB_TITLES)))
-        history = SegmentHistory(rng, self._mint, link, users, joined - 2 * DAY, self._end)
+            users.append(
+                (f"product.user@{domain}", "Product User", rng.choice(JOB_TITLES))
+            )
+        history = SegmentHistory(
+            rng, self._mint, link, users, joined - 2 * DAY, self._end
+        )
         truth = history.run()
         records.events.extend(history.events)
         usage = [
@@ -252,8 +372,13 @@ class AccountBuilder:
         return truth.group_id, truth.member_emails, usage
 
     def _helpdesk(
-        self, records: AccountRecords, company_id: str, domain: str, name: str,
-        with_email: list[_Contact], joined: float,
+        self,
+        records: AccountRecords,
+        company_id: str,
+        domain: str,
+        name: str,
+        with_email: list[_Contact],
+        joined: float,
     ) -> tuple[list[str], set[str], list[dict[str, Any]]]:
         rng = self._rng
         organization: dict[str, Any] | None = None
@@ -272,18 +397,30 @@ class AccountBuilder:
             shown = contact.email
             if in_org and rng.random() < 0.3:
                 shown = contact.email.title()
-            people.append(HelpdeskPerson(shown, f"{contact.first} {contact.last}", in_org))
+            people.append(
+                HelpdeskPerson(shown, f"{contact.first} {contact.last}", in_org)
+            )
         if organization is not None and rng.random() < 0.2:
-            people.append(HelpdeskPerson(f"support.user@{domain}", "Support User", True))
+            people.append(
+                HelpdeskPerson(f"support.user@{domain}", "Support User", True)
+            )
         history = ZendeskHistory(
-            rng, self._mint, organization=organization, people=people, start=joined, end=self._end
+            rng,
+            self._mint,
+            organization=organization,
+            people=people,
+            start=joined,
+            end=self._end,
         )
         truth = history.run()
         records.events.extend(history.events)
         records.organization_rows.extend(history.organization_rows)
         records.user_rows.extend(history.user_rows)
         tickets = sorted(
-            ({k: v for k, v in t.items() if not k.startswith("_")} for t in truth.tickets),
+            (
+                {k: v for k, v in t.items() if not k.startswith("_")}
+                for t in truth.tickets
+            ),
             key=lambda t: int(t["ticket_id"]),
         )
         org_ids = [truth.organization_id] if truth.organization_id else []

@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from loadgen.identifiers import IdMint
-from loadgen.timeline import BILLING, HELPDESK, PRODUCT, TimedEvent
+from loadgen.timeline import BILLING, PRODUCT, TimedEvent
 
 MAX_LINE_BYTES = 65536
 INVALID_JSON = "invalid_json"
@@ -22,16 +22,33 @@ def kinds_for(event: TimedEvent) -> tuple[str, ...]:
     if event.event_file == BILLING:
         obj = event.payload["data"]["object"].get("object")
         if obj == "invoice":
-            return ("unknown_event_type", "negative_amount", "unknown_currency", INVALID_JSON)
+            return (
+                "unknown_event_type",
+                "negative_amount",
+                "unknown_currency",
+                INVALID_JSON,
+            )
         if obj == "charge":
             return ("unknown_event_type", "negative_amount", INVALID_JSON)
         return ("unknown_event_type", INVALID_JSON)
     if event.event_file == PRODUCT:
         name = event.payload.get("event")
         if name in ("API Calls Metered", "Seat Added"):
-            return ("null_byte", "missing_type", "negative_amount", "unknown_event_type", INVALID_JSON)
+            return (
+                "null_byte",
+                "missing_type",
+                "negative_amount",
+                "unknown_event_type",
+                INVALID_JSON,
+            )
         return ("null_byte", "missing_type", "unknown_event_type", INVALID_JSON)
-    return ("oversized_payload", "null_byte", "missing_type", "unknown_event_type", INVALID_JSON)
+    return (
+        "oversized_payload",
+        "null_byte",
+        "missing_type",
+        "unknown_event_type",
+        INVALID_JSON,
+    )
 
 
 def truncated(line: str, rng: random.Random) -> str:
@@ -96,7 +113,11 @@ def _zendesk_defect(kind: str, copy: dict[str, Any], mint: IdMint) -> None:
             "id": str(mint.number(32481390000000)),
             "body": rows,
             "is_public": True,
-            "author": {"id": copy["detail"]["requester_id"], "is_staff": False, "name": "Customer"},
+            "author": {
+                "id": copy["detail"]["requester_id"],
+                "is_staff": False,
+                "name": "Customer",
+            },
         }
     elif kind == "null_byte":
         copy["detail"]["subject"] = "Invoice\u0000copy"

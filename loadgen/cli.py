@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -11,35 +12,90 @@ from loadgen.corpus_writer import generate_corpus
 from loadgen.exceptions import LoadgenError
 from loadgen.parameters import GenerationParameters
 
-app = typer.Typer(help="Synthetic corpora in the sample layout, with expected.json.", no_args_is_help=True)
+app = typer.Typer(
+    help="Synthetic corpora in the sample layout, with their expected.json.",
+    no_args_is_help=True,
+)
 
 
 @app.callback()
 def main() -> None:
-    """Synthetic corpora in the sample layout, with expected.json."""
+    """Synthetic corpora in the sample layout, with their expected.json."""
 
 
 @app.command()
 def generate(
-    out: Path = typer.Option(..., "--out", help="Empty (or new) output directory."),
-    events: int | None = typer.Option(None, "--events", help="Target number of true events (before redeliveries and bad lines)."),
-    accounts: int | None = typer.Option(None, "--accounts", help="Number of accounts (instead of, or as a cap with, --events)."),
-    seed: int = typer.Option(1, "--seed", help="Same seed and options give byte-identical output."),
-    duplicate_rate: float = typer.Option(0.02, "--duplicate-rate", help="Share of accepted lines redelivered (byte-identical or with other delivery metadata)."),
-    disorder_rate: float = typer.Option(0.05, "--disorder-rate", help="Share of events delivered 1-6 lines late."),
-    late_rate: float = typer.Option(0.005, "--late-rate", help="Share of events delivered 50-400 lines late."),
-    bad_rate: float = typer.Option(0.005, "--bad-rate", help="Share of events preceded by a bad line (every README rejection reason)."),
-    bad_csv_rate: float = typer.Option(0.02, "--bad-csv-rate", help="Share of CRM companies followed by a row with a non-numeric Record ID."),
-    unlinked_rate: float = typer.Option(0.08, "--unlinked-rate", help="Share of accounts that are billing customers unknown to the CRM."),
-    days: int = typer.Option(80, "--days", help="Length of the covered period in days."),
-    interleave: int = typer.Option(64, "--interleave", help="Accounts whose events are merged by time before delivery."),
+    out: Annotated[Path, typer.Option(help="Empty (or new) output directory.")],
+    events: Annotated[
+        int | None,
+        typer.Option(
+            help="Target number of true events (redeliveries and bad lines come on top)."
+        ),
+    ] = None,
+    accounts: Annotated[
+        int | None,
+        typer.Option(
+            help="Number of accounts (instead of --events, or as a cap with it)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Same seed and options: byte-identical corpus.")
+    ] = 1,
+    duplicate_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of accepted lines redelivered, byte-identical or with other delivery metadata."
+        ),
+    ] = 0.02,
+    disorder_rate: Annotated[
+        float,
+        typer.Option(help="Share of events delivered 1-6 lines after their turn."),
+    ] = 0.05,
+    late_rate: Annotated[
+        float,
+        typer.Option(help="Share of events delivered 50-400 lines after their turn."),
+    ] = 0.005,
+    bad_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of events accompanied by a bad line (every README rejection reason; invalid_json is a truncated first attempt followed by the intact retry)."
+        ),
+    ] = 0.005,
+    bad_csv_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of CRM companies followed by a row with a non-numeric Record ID."
+        ),
+    ] = 0.02,
+    unlinked_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of accounts that are billing customers unknown to the CRM."
+        ),
+    ] = 0.08,
+    days: Annotated[
+        int, typer.Option(help="Length of the covered period in days.")
+    ] = 80,
+    interleave: Annotated[
+        int,
+        typer.Option(
+            help="Accounts whose events are merged by event time before delivery."
+        ),
+    ] = 64,
 ) -> None:
     """Write the seven source files and expected.json into OUT."""
     try:
         params = GenerationParameters(
-            events=events, accounts=accounts, seed=seed, duplicate_rate=duplicate_rate,
-            disorder_rate=disorder_rate, late_rate=late_rate, bad_rate=bad_rate,
-            bad_csv_rate=bad_csv_rate, unlinked_rate=unlinked_rate, days=days,
+            events=events,
+            accounts=accounts,
+            seed=seed,
+            duplicate_rate=duplicate_rate,
+            disorder_rate=disorder_rate,
+            late_rate=late_rate,
+            bad_rate=bad_rate,
+            bad_csv_rate=bad_csv_rate,
+            unlinked_rate=unlinked_rate,
+            days=days,
             interleave=interleave,
         )
         report = generate_corpus(params, out)

@@ -40,22 +40,52 @@ GROWTH_PRODUCT = "prod_fxQuQqjA5g44Zo"
 
 PRICES: dict[tuple[str, str], Price] = {
     ("Starter", "eur"): Price(
-        "price_1b1iYxP4OAVhSauuCZcRq1wh", STARTER_PRODUCT, "Starter", "eur", 2900, 1704877200
+        "price_1b1iYxP4OAVhSauuCZcRq1wh",
+        STARTER_PRODUCT,
+        "Starter",
+        "eur",
+        2900,
+        1704877200,
     ),
     ("Starter", "gbp"): Price(
-        "price_1FgmRnpmFaPke6iML9DoaAvU", STARTER_PRODUCT, "Starter", "gbp", 2500, 1704877320
+        "price_1FgmRnpmFaPke6iML9DoaAvU",
+        STARTER_PRODUCT,
+        "Starter",
+        "gbp",
+        2500,
+        1704877320,
     ),
     ("Starter", "usd"): Price(
-        "price_1QdTibplR6lNTyh1aEdCQdRG", STARTER_PRODUCT, "Starter", "usd", 3200, 1704877260
+        "price_1QdTibplR6lNTyh1aEdCQdRG",
+        STARTER_PRODUCT,
+        "Starter",
+        "usd",
+        3200,
+        1704877260,
     ),
     ("Growth", "eur"): Price(
-        "price_1GXQbwXueaVeYmRC4Cko5DTi", GROWTH_PRODUCT, "Growth", "eur", 4900, 1704877400
+        "price_1GXQbwXueaVeYmRC4Cko5DTi",
+        GROWTH_PRODUCT,
+        "Growth",
+        "eur",
+        4900,
+        1704877400,
     ),
     ("Growth", "gbp"): Price(
-        "price_1Wm3kZqHc2TfVn8LrPd5XsYe", GROWTH_PRODUCT, "Growth", "gbp", 4200, 1704877440
+        "price_1Wm3kZqHc2TfVn8LrPd5XsYe",
+        GROWTH_PRODUCT,
+        "Growth",
+        "gbp",
+        4200,
+        1704877440,
     ),
     ("Growth", "usd"): Price(
-        "price_19xeaBfDvMBPCHmQIgWbNABs", GROWTH_PRODUCT, "Growth", "usd", 5500, 1704877380
+        "price_19xeaBfDvMBPCHmQIgWbNABs",
+        GROWTH_PRODUCT,
+        "Growth",
+        "usd",
+        5500,
+        1704877380,
     ),
 }
 
@@ -86,21 +116,79 @@ COUNTRIES: tuple[Country, ...] = (
 
 # Name parts; some carry accents or commas so CSV quoting and UTF-8 are exercised.
 COMPANY_WORDS_A = (
-    "Northwind", "Bluefjord", "Kestrel", "Ópalo", "Tidewrack", "Marlow", "Quillon",
-    "Brightwater", "Cinderfall", "Halvard", "Lumen", "Saltmarsh", "Éclat", "Redpine",
-    "Ironbark", "Windrose", "Copperleaf", "Ashgrove", "Søndre", "Velmont",
+    "Northwind",
+    "Bluefjord",
+    "Kestrel",
+    "Ópalo",
+    "Tidewrack",
+    "Marlow",
+    "Quillon",
+    "Brightwater",
+    "Cinderfall",
+    "Halvard",
+    "Lumen",
+    "Saltmarsh",
+    "Éclat",
+    "Redpine",
+    "Ironbark",
+    "Windrose",
+    "Copperleaf",
+    "Ashgrove",
+    "Søndre",
+    "Velmont",
 )
 COMPANY_WORDS_B = (
-    "Analytics", "Logistics", "Freight", "Studio", "Print", "Labs", "Systems",
-    "Partners", "Works", "Holdings", "Media", "Robotics", "Foods", "Energy",
+    "Analytics",
+    "Logistics",
+    "Freight",
+    "Studio",
+    "Print",
+    "Labs",
+    "Systems",
+    "Partners",
+    "Works",
+    "Holdings",
+    "Media",
+    "Robotics",
+    "Foods",
+    "Energy",
 )
 FIRST_NAMES = (
-    "Greta", "Felix", "Jonas", "Ingrid", "Henrik", "Mats", "Harriet", "Priya", "José",
-    "Lucía", "Amara", "Tobias", "Chloé", "Oskar", "Maren", "Sven", "Ana", "Léa",
+    "Greta",
+    "Felix",
+    "Jonas",
+    "Ingrid",
+    "Henrik",
+    "Mats",
+    "Harriet",
+    "Priya",
+    "José",
+    "Lucía",
+    "Amara",
+    "Tobias",
+    "Chloé",
+    "Oskar",
+    "Maren",
+    "Sven",
+    "Ana",
+    "Léa",
 )
 LAST_NAMES = (
-    "Holm", "Brandt", "Becker", "Solberg", "Dahl", "Eriksen", "Cole", "Raman",
-    "Núñez", "Ferrer", "Whitcombe, Jr.", "Okafor", "Lindqvist", "Moreau", "Åberg",
+    "Holm",
+    "Brandt",
+    "Becker",
+    "Solberg",
+    "Dahl",
+    "Eriksen",
+    "Cole",
+    "Raman",
+    "Núñez",
+    "Ferrer",
+    "Whitcombe, Jr.",
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Åberg",
 )
 JOB_TITLES = ("Head of Data", "IT Administrator", "Finance Lead", "Analyst", "CTO")
 TICKET_SUBJECTS = (

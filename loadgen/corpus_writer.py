@@ -74,12 +74,20 @@ def generate_corpus(params: GenerationParameters, out_dir: Path) -> GenerationRe
     history_rng = random.Random(f"history-{params.seed}")
     delivery_rng = random.Random(f"delivery-{params.seed}")
     mint = IdMint(random.Random(f"ids-{params.seed}"))
-    start = datetime(params.start_date.year, params.start_date.month, params.start_date.day, tzinfo=UTC).timestamp()
+    start = datetime(
+        params.start_date.year,
+        params.start_date.month,
+        params.start_date.day,
+        tzinfo=UTC,
+    ).timestamp()
     end = start + params.days * 86400.0
     builder = AccountBuilder(history_rng, mint, start, end, params.bad_csv_rate)
 
     expected = ExpectedState(out_dir, params.seed)
-    lanes = {name: DeliveryLane(out_dir, name, params, delivery_rng, mint, expected) for name in EVENT_FILES}
+    lanes = {
+        name: DeliveryLane(out_dir, name, params, delivery_rng, mint, expected)
+        for name in EVENT_FILES
+    }
     companies = CsvExport(out_dir / COMPANIES, COMPANY_HEADER)
     contacts = CsvExport(out_dir / CONTACTS, CONTACT_HEADER)
     users = _ReferenceExport(out_dir / USERS)
@@ -97,7 +105,9 @@ def generate_corpus(params: GenerationParameters, out_dir: Path) -> GenerationRe
             index += 1
             linked = history_rng.random() >= params.unlinked_rate
             records = builder.linked(index) if linked else builder.unlinked(index)
-            _write_reference(records, companies, contacts, users, organizations, expected)
+            _write_reference(
+                records, companies, contacts, users, organizations, expected
+            )
             expected.add_account(records.expected)
             truth_events += len(records.events)
             batch.extend(records.events)
@@ -120,10 +130,17 @@ def generate_corpus(params: GenerationParameters, out_dir: Path) -> GenerationRe
     expected.write(input_lines)
     event_lines = sum(lane.lines for lane in lanes.values())
     report = GenerationReport(
-        out_dir, expected.accounts, event_lines, input_lines,
-        len(expected.rejected), len(expected.duplicates), time.perf_counter() - began,
+        out_dir,
+        expected.accounts,
+        event_lines,
+        input_lines,
+        len(expected.rejected),
+        len(expected.duplicates),
+        time.perf_counter() - began,
     )
-    logger.info("corpus written", extra={"out_dir": str(out_dir), "event_lines": event_lines})
+    logger.info(
+        "corpus written", extra={"out_dir": str(out_dir), "event_lines": event_lines}
+    )
     return report
 
 
@@ -156,8 +173,19 @@ def _write_reference(
 def _agent_row(agent_id: int, name: str, email: str, start: float) -> dict[str, object]:
     stamp = datetime.fromtimestamp(start, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
-        "id": agent_id, "url": None, "name": name, "email": email, "role": "agent",
-        "organization_id": None, "external_id": None, "locale": "en-US",
-        "time_zone": "UTC", "active": True, "verified": True, "suspended": False,
-        "tags": [], "created_at": stamp, "updated_at": stamp,
+        "id": agent_id,
+        "url": None,
+        "name": name,
+        "email": email,
+        "role": "agent",
+        "organization_id": None,
+        "external_id": None,
+        "locale": "en-US",
+        "time_zone": "UTC",
+        "active": True,
+        "verified": True,
+        "suspended": False,
+        "tags": [],
+        "created_at": stamp,
+        "updated_at": stamp,
     }

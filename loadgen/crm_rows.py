@@ -8,12 +8,23 @@ from pathlib import Path
 from typing import TextIO
 
 COMPANY_HEADER = (
-    "Record ID", "Company name", "Company Domain Name", "Country/Region", "VAT number",
-    "Create Date", "Last Modified Date",
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Country/Region",
+    "VAT number",
+    "Create Date",
+    "Last Modified Date",
 )
 CONTACT_HEADER = (
-    "Record ID", "First Name", "Last Name", "Email", "Phone Number",
-    "Associated Company ID", "Create Date", "Last Modified Date",
+    "Record ID",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Phone Number",
+    "Associated Company ID",
+    "Create Date",
+    "Last Modified Date",
 )
 
 
@@ -26,7 +37,9 @@ class CsvExport:
     """One export file; counts physical lines so rejections can name them."""
 
     def __init__(self, path: Path, header: tuple[str, ...]) -> None:
-        self._stream: TextIO = path.open("w", encoding="utf-8", newline="", buffering=1 << 20)
+        self._stream: TextIO = path.open(
+            "w", encoding="utf-8", newline="", buffering=1 << 20
+        )
         self._writer = csv.writer(self._stream, lineterminator="\r\n")
         self._writer.writerow(header)
         self.lines = 1

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from loadgen.bad_lines import INVALID_JSON, fabricate, kinds_for, truncated
+from loadgen.clock import iso_millis
 from loadgen.identifiers import IdMint
 from loadgen.oracle import ExpectedState
 from loadgen.parameters import GenerationParameters
-from loadgen.segment_history import iso_millis
 from loadgen.timeline import BILLING, PRODUCT, TimedEvent
 
 DISORDER_DELAY = (1, 6)
@@ -44,7 +44,11 @@ def redelivery_text(event: TimedEvent, rng: random.Random) -> str:
         return json.dumps({**payload, "pending_webhooks": 2}, ensure_ascii=False)
     if event.event_file == PRODUCT:
         later = event.at + rng.uniform(20, 40)
-        retry = {**payload, "sentAt": iso_millis(later), "receivedAt": iso_millis(later + 0.6)}
+        retry = {
+            **payload,
+            "sentAt": iso_millis(later),
+            "receivedAt": iso_millis(later + 0.6),
+        }
         return json.dumps(retry, ensure_ascii=False)
     reordered: dict[str, Any] = dict(reversed(list(payload.items())))
     return json.dumps(reordered, ensure_ascii=False, separators=(",", ":"))
@@ -64,7 +68,9 @@ class DeliveryLane:
     ) -> None:
         path = out_dir / relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream: TextIO = path.open("w", encoding="utf-8", newline="", buffering=1 << 20)
+        self._stream: TextIO = path.open(
+            "w", encoding="utf-8", newline="", buffering=1 << 20
+        )
         self._file = relative_path
         self._params = params
         self._rng = rng
@@ -95,7 +101,9 @@ class DeliveryLane:
                 self._hold(0, _Held(text=truncated(line, rng), reason=INVALID_JSON))
                 delay = max(delay, rng.randint(1, 10))
             else:
-                self._hold(0, _Held(text=fabricate(kind, event, self._mint), reason=kind))
+                self._hold(
+                    0, _Held(text=fabricate(kind, event, self._mint), reason=kind)
+                )
         self._hold(delay, _Held(event=event))
         self._tick += 1
         self._release(self._tick)

@@ -24,8 +24,12 @@ class ExpectedState:
         self.duplicates: list[dict[str, Any]] = []
         self.accounts = 0
         self._counts = {
-            "accounts_linked_to_crm": 0, "subscriptions": 0, "invoices": 0,
-            "tickets": 0, "usage_events": 0, "usage_quantity": 0,
+            "accounts_linked_to_crm": 0,
+            "subscriptions": 0,
+            "invoices": 0,
+            "tickets": 0,
+            "usage_events": 0,
+            "usage_quantity": 0,
         }
 
     def add_account(self, account: dict[str, Any]) -> None:
@@ -92,7 +96,7 @@ def _conventions() -> dict[str, Any]:
         "free_mail_domains": [FREE_MAIL_DOMAIN],
         "usage_day": "UTC calendar date of the Segment `timestamp` field (after applying any UTC offset it carries)",
         "usage_count": "number of distinct accepted track events (by messageId)",
-        "usage_quantity": "properties.calls for \"API Calls Metered\", properties.seats_added for \"Seat Added\", 1 for any other event",
+        "usage_quantity": 'properties.calls for "API Calls Metered", properties.seats_added for "Seat Added", 1 for any other event',
         "payment_status": "paid | not_paid | refunded | partially_refunded",
         "country": "ISO-3166 alpha-2, mapped from the CRM Country/Region name",
         "ticket_status_priority": "lowercase; priority is null when never set",

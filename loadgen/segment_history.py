@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loadgen.clock import iso_millis, iso_seconds, utc_day
 from loadgen.conventions import OTHER_TRACK_EVENTS, SEGMENT_LIBRARY
 from loadgen.identifiers import IdMint
 from loadgen.timeline import PRODUCT, TimedEvent
@@ -35,19 +35,6 @@ class ProductTruth:
     group_id: str
     member_emails: set[str] = field(default_factory=set)
     usage: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-
-
-def iso_millis(at: float, offset_hours: int = 0) -> str:
-    moment = datetime.fromtimestamp(at, tz=UTC) + timedelta(hours=offset_hours)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-    if offset_hours == 0:
-        return text + "Z"
-    sign = "+" if offset_hours > 0 else "-"
-    return f"{text}{sign}{abs(offset_hours):02d}:00"
-
-
-def utc_day(at: float) -> str:
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d")
 
 
 class SegmentHistory:
@@ -147,7 +134,9 @@ class SegmentHistory:
             },
         )
 
-    def _track(self, at: float, event: str, properties: dict[str, Any], quantity: int) -> None:
+    def _track(
+        self, at: float, event: str, properties: dict[str, Any], quantity: int
+    ) -> None:
         rng = self._rng
         # A few clients send local time with an offset; the usage day is still UTC.
         offset = rng.choice((2, -5)) if rng.random() < 0.05 else 0
@@ -156,7 +145,10 @@ class SegmentHistory:
             "userId": rng.choice(self._user_ids) if self._user_ids else "u_anonymous",
             "event": event,
             "properties": properties,
-            "context": {"library": dict(SEGMENT_LIBRARY), "groupId": self.truth.group_id},
+            "context": {
+                "library": dict(SEGMENT_LIBRARY),
+                "groupId": self.truth.group_id,
+            },
         }
         self._call(at, body, offset)
         tally = self.truth.usage.setdefault((utc_day(at), event), [0, 0])
@@ -165,12 +157,11 @@ class SegmentHistory:
 
     def _metered(self, at: float) -> None:
         calls = self._rng.randint(0, 25000)
-        window_end = datetime.fromtimestamp(at, tz=UTC)
         properties = {
             "calls": calls,
             "endpoint_group": self._rng.choice(("reports", "ingest", "export")),
-            "window_start": (window_end - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "window_end": window_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "window_start": iso_seconds(at - DAY + 1),
+            "window_end": iso_seconds(at),
         }
         self._track(at, "API Calls Metered", properties, calls)
 
@@ -190,9 +181,13 @@ class SegmentHistory:
             if roll < 0.08:
                 seats = rng.randint(1, 3)
                 for step in range(seats):
-                    self._track(at + 60 + step * 7.5, "Seat Added", {"seats_added": 1}, 1)
+                    self._track(
+                        at + 60 + step * 7.5, "Seat Added", {"seats_added": 1}, 1
+                    )
             elif roll < 0.2:
-                self._track(at + 300, rng.choice(OTHER_TRACK_EVENTS), {"source": "web"}, 1)
+                self._track(
+                    at + 300, rng.choice(OTHER_TRACK_EVENTS), {"source": "web"}, 1
+                )
             if day_index == straddle_day:
                 # Two calls 170 ms apart on either side of midnight UTC.
                 midnight = (int(at // DAY) + 1) * DAY

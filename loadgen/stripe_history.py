@@ -187,7 +187,9 @@ class StripeHistory:
         price = PRICES[(plan, self._identity.currency)]
         collection = "send_invoice" if rng.random() < 0.15 else "charge_automatically"
         trial = collection == "charge_automatically" and rng.random() < 0.15
-        self._open_subscription(self._start + 3, price, rng.randint(1, 15), collection, trial)
+        self._open_subscription(
+            self._start + 3, price, rng.randint(1, 15), collection, trial
+        )
         self._live_until_end()
         return self._truth()
 
@@ -212,17 +214,33 @@ class StripeHistory:
         sub.latest_invoice = invoice_id
         self._emit(at, "customer.subscription.created", self._sub_snapshot(sub))
         if trial:
-            line = self._line(0, price, quantity, f"Trial period for Tallyframe {price.plan}", False, sub)
+            line = self._line(
+                0,
+                price,
+                quantity,
+                f"Trial period for Tallyframe {price.plan}",
+                False,
+                sub,
+            )
         else:
             line = self._line(
-                price.unit_amount * quantity, price, quantity,
-                seat_description(quantity, price), False, sub,
+                price.unit_amount * quantity,
+                price,
+                quantity,
+                seat_description(quantity, price),
+                False,
+                sub,
             )
         self._issue_invoice(invoice_id, at + 1, [line], "subscription_create", "paid")
 
     def _line(
-        self, amount: int, price: Price, quantity: int, description: str,
-        proration: bool, sub: _Subscription,
+        self,
+        amount: int,
+        price: Price,
+        quantity: int,
+        description: str,
+        proration: bool,
+        sub: _Subscription,
     ) -> dict[str, Any]:
         return invoice_line(
             self._mint.stripe("il", 24),
@@ -243,7 +261,9 @@ class StripeHistory:
         quick_change = rng.random() < 0.05
         if quick_change:
             # A seat change seconds after signup, without proration.
-            self._change_seats(sub.created + rng.randint(20, 90), sub.quantity + 2, prorate=False)
+            self._change_seats(
+                sub.created + rng.randint(20, 90), sub.quantity + 2, prorate=False
+            )
         renamed = False
         while True:
             if sub.status == "past_due":
@@ -256,7 +276,9 @@ class StripeHistory:
             if sub.cancel_at_period_end:
                 sub.status = "canceled"
                 sub.ended_at = cycle_end
-                self._emit(cycle_end, "customer.subscription.deleted", self._sub_snapshot(sub))
+                self._emit(
+                    cycle_end, "customer.subscription.deleted", self._sub_snapshot(sub)
+                )
                 return
             self._renew(cycle_end)
 
@@ -270,31 +292,40 @@ class StripeHistory:
             return False
         at = rng.randint(*window)
         identity = self._identity
-        if not renamed and identity.renamed_to and identity.renamed_at is not None:
-            if cycle_start <= identity.renamed_at < cycle_end:
-                previous = self._name
-                self._name = identity.renamed_to
-                self._emit(
-                    max(identity.renamed_at, cycle_start + 10),
-                    "customer.updated",
-                    self._customer(identity.currency),
-                    {"name": previous},
-                )
-                return True
+        renamed_at = identity.renamed_at
+        if (
+            not renamed
+            and identity.renamed_to is not None
+            and renamed_at is not None
+            and cycle_start <= renamed_at < cycle_end
+        ):
+            previous = self._name
+            self._name = identity.renamed_to
+            self._emit(
+                max(renamed_at, cycle_start + 10),
+                "customer.updated",
+                self._customer(identity.currency),
+                {"name": previous},
+            )
+            return True
         self._maybe_refund(at - 2 * DAY)
         roll = rng.random()
         if sub.status == "trialing":
             return False
         if roll < 0.22:
             delta = rng.choice((-2, -1, 1, 2, 3))
-            self._change_seats(at, max(1, sub.quantity + delta), prorate=rng.random() < 0.6)
+            self._change_seats(
+                at, max(1, sub.quantity + delta), prorate=rng.random() < 0.6
+            )
         elif roll < 0.28 and sub.price.plan == "Starter":
             self._upgrade(at)
         elif roll < 0.33:
             sub.cancel_at_period_end = True
             sub.canceled_at = at
             self._emit(
-                at, "customer.subscription.updated", self._sub_snapshot(sub),
+                at,
+                "customer.subscription.updated",
+                self._sub_snapshot(sub),
                 {"cancel_at_period_end": False, "canceled_at": None},
             )
         return False
@@ -306,7 +337,12 @@ class StripeHistory:
         if quantity == old:
             quantity = old + 1
         sub.quantity = quantity
-        self._emit(at, "customer.subscription.updated", self._sub_snapshot(sub), {"quantity": old})
+        self._emit(
+            at,
+            "customer.subscription.updated",
+            self._sub_snapshot(sub),
+            {"quantity": old},
+        )
         if prorate:
             self._prorate(at, sub.price, old, sub.price, quantity)
 
@@ -316,20 +352,38 @@ class StripeHistory:
         old_price = sub.price
         sub.price = PRICES[("Growth", old_price.currency)]
         self._emit(
-            at, "customer.subscription.updated", self._sub_snapshot(sub),
+            at,
+            "customer.subscription.updated",
+            self._sub_snapshot(sub),
             {"plan": {"id": old_price.price_id, "amount": old_price.unit_amount}},
         )
         self._prorate(at, old_price, sub.quantity, sub.price, sub.quantity)
 
-    def _prorate(self, at: int, old: Price, old_qty: int, new: Price, new_qty: int) -> None:
+    def _prorate(
+        self, at: int, old: Price, old_qty: int, new: Price, new_qty: int
+    ) -> None:
         sub = self._subscription
         assert sub is not None
         share = (sub.period_end - at) / (sub.period_end - sub.period_start)
         credit = -round(old.unit_amount * old_qty * share)
         charge = round(new.unit_amount * new_qty * share)
         lines = [
-            self._line(credit, old, old_qty, f"Unused time on {old_qty} × Tallyframe {old.plan}", True, sub),
-            self._line(charge, new, new_qty, f"Remaining time on {new_qty} × Tallyframe {new.plan}", True, sub),
+            self._line(
+                credit,
+                old,
+                old_qty,
+                f"Unused time on {old_qty} × Tallyframe {old.plan}",
+                True,
+                sub,
+            ),
+            self._line(
+                charge,
+                new,
+                new_qty,
+                f"Remaining time on {new_qty} × Tallyframe {new.plan}",
+                True,
+                sub,
+            ),
         ]
         invoice_id = self._mint.stripe("in", 24)
         sub.latest_invoice = invoice_id
@@ -339,17 +393,26 @@ class StripeHistory:
         rng = self._rng
         sub = self._subscription
         assert sub is not None
-        previous = {"current_period_start": sub.period_start, "current_period_end": sub.period_end}
+        previous = {
+            "current_period_start": sub.period_start,
+            "current_period_end": sub.period_end,
+        }
         if sub.status == "trialing":
             previous["status"] = "trialing"
             sub.status = "active"
         sub.period_start, sub.period_end = at, at + PERIOD
         invoice_id = self._mint.stripe("in", 24)
         sub.latest_invoice = invoice_id
-        self._emit(at, "customer.subscription.updated", self._sub_snapshot(sub), previous)
+        self._emit(
+            at, "customer.subscription.updated", self._sub_snapshot(sub), previous
+        )
         line = self._line(
-            sub.price.unit_amount * sub.quantity, sub.price, sub.quantity,
-            seat_description(sub.quantity, sub.price), False, sub,
+            sub.price.unit_amount * sub.quantity,
+            sub.price,
+            sub.quantity,
+            seat_description(sub.quantity, sub.price),
+            False,
+            sub,
         )
         roll = rng.random()
         outcome = "paid"
@@ -361,7 +424,12 @@ class StripeHistory:
         self._issue_invoice(invoice_id, at + 1, [line], "subscription_cycle", outcome)
 
     def _issue_invoice(
-        self, invoice_id: str, at: int, lines: list[dict[str, Any]], reason: str, outcome: str
+        self,
+        invoice_id: str,
+        at: int,
+        lines: list[dict[str, Any]],
+        reason: str,
+        outcome: str,
     ) -> None:
         sub = self._subscription
         assert sub is not None
@@ -369,29 +437,56 @@ class StripeHistory:
         number = f"{self._invoice_prefix}-{self._invoice_seq:04d}"
         total = sum(line["amount"] for line in lines)
         due = max(total, 0)
-        facts = _InvoiceFacts(invoice_id, None, sub.subscription_id, total, 0, "draft", sub.price.currency, None)
+        facts = _InvoiceFacts(
+            invoice_id,
+            None,
+            sub.subscription_id,
+            total,
+            0,
+            "draft",
+            sub.price.currency,
+            None,
+        )
         self._invoices[invoice_id] = facts
         payment_intent = self._mint.stripe("pi", 24)
         state: dict[str, Any] = {
-            "status": "draft", "number": None, "amount_paid": 0, "attempts": 0,
-            "charge": None, "intent": None, "finalized_at": None, "paid_at": None,
+            "status": "draft",
+            "number": None,
+            "amount_paid": 0,
+            "attempts": 0,
+            "charge": None,
+            "intent": None,
+            "finalized_at": None,
+            "paid_at": None,
         }
 
         def snapshot() -> dict[str, Any]:
             return invoice_object(
-                invoice_id, customer_id=self._customer_id, customer_email=self._email,
-                customer_name=self._name, subscription_id=sub.subscription_id,
-                currency=sub.price.currency, lines=lines, created=at,
-                period=(sub.period_start, sub.period_end), billing_reason=reason,
-                collection_method=sub.collection_method, status=state["status"],
-                number=state["number"], amount_paid=state["amount_paid"],
-                attempt_count=state["attempts"], charge=state["charge"],
-                payment_intent=state["intent"], finalized_at=state["finalized_at"],
+                invoice_id,
+                customer_id=self._customer_id,
+                customer_email=self._email,
+                customer_name=self._name,
+                subscription_id=sub.subscription_id,
+                currency=sub.price.currency,
+                lines=lines,
+                created=at,
+                period=(sub.period_start, sub.period_end),
+                billing_reason=reason,
+                collection_method=sub.collection_method,
+                status=state["status"],
+                number=state["number"],
+                amount_paid=state["amount_paid"],
+                attempt_count=state["attempts"],
+                charge=state["charge"],
+                payment_intent=state["intent"],
+                finalized_at=state["finalized_at"],
                 paid_at=state["paid_at"],
             )
 
         self._emit(at, "invoice.created", snapshot())
-        state.update(status="open", number=number, finalized_at=at + 1, intent=payment_intent)
+        state.update(
+            status="open", number=number, finalized_at=at + 1, intent=payment_intent
+        )
         facts.number, facts.status = number, "open"
         self._emit(at + 1, "invoice.finalized", snapshot())
 
@@ -415,7 +510,12 @@ class StripeHistory:
         state["attempts"] += 1
         self._emit(at + 3, "invoice.payment_failed", snapshot())
         sub.status = "past_due"
-        self._emit(at + 4, "customer.subscription.updated", self._sub_snapshot(sub), {"status": "active"})
+        self._emit(
+            at + 4,
+            "customer.subscription.updated",
+            self._sub_snapshot(sub),
+            {"status": "active"},
+        )
         retry_at = at + 2 * DAY + self._rng.randint(0, 3600)
         if outcome == "fail_forever":
             state["attempts"] += 1
@@ -423,12 +523,19 @@ class StripeHistory:
             return
         self._payment_method = self._mint.stripe("pm", 24)
         self._emit(
-            retry_at, "customer.updated", self._customer(self._identity.currency),
+            retry_at,
+            "customer.updated",
+            self._customer(self._identity.currency),
             {"invoice_settings": {"default_payment_method": None}},
         )
         pay(retry_at + 2)
         sub.status = "active"
-        self._emit(retry_at + 3, "customer.subscription.updated", self._sub_snapshot(sub), {"status": "past_due"})
+        self._emit(
+            retry_at + 3,
+            "customer.subscription.updated",
+            self._sub_snapshot(sub),
+            {"status": "past_due"},
+        )
 
     def _maybe_refund(self, at: int) -> None:
         rng = self._rng
@@ -451,13 +558,21 @@ class StripeHistory:
             previous = facts.refunded
             facts.refunded = cumulative
             snapshot = charge_object(
-                facts.charge_id, customer_id=self._customer_id, invoice_id=facts.invoice_id,
-                amount=facts.charge_amount, amount_refunded=cumulative,
-                currency=facts.currency, created=facts.paid_at or at, payment_intent=self._mint.stripe("pi", 24),
-                payment_method=self._payment_method, balance_transaction=self._mint.stripe("txn", 24),
+                facts.charge_id,
+                customer_id=self._customer_id,
+                invoice_id=facts.invoice_id,
+                amount=facts.charge_amount,
+                amount_refunded=cumulative,
+                currency=facts.currency,
+                created=facts.paid_at or at,
+                payment_intent=self._mint.stripe("pi", 24),
+                payment_method=self._payment_method,
+                balance_transaction=self._mint.stripe("txn", 24),
             )
             self._emit(
-                at + offset * 3600, "charge.refunded", snapshot,
+                at + offset * 3600,
+                "charge.refunded",
+                snapshot,
                 {"amount_refunded": previous, "refunded": False},
             )
 

@@ -241,7 +241,9 @@ def invoice_object(
         "customer": customer_id,
         "customer_email": customer_email,
         "customer_name": customer_name,
-        "due_date": created + 30 * 86400 if collection_method == "send_invoice" else None,
+        "due_date": created + 30 * 86400
+        if collection_method == "send_invoice"
+        else None,
         "ending_balance": None if status == "draft" else 0,
         "lines": {
             "object": "list",

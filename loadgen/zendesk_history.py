@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from loadgen.conventions import AGENTS, TICKET_SUBJECTS, ZENDESK_ACCOUNT_ID, ZENDESK_EVENT_VERSION
+from loadgen.clock import iso_seconds
+from loadgen.conventions import (
+    AGENTS,
+    TICKET_SUBJECTS,
+    ZENDESK_ACCOUNT_ID,
+    ZENDESK_EVENT_VERSION,
+)
 from loadgen.identifiers import IdMint
 from loadgen.timeline import HELPDESK, TimedEvent
 
@@ -37,10 +42,6 @@ class HelpdeskTruth:
     organization_id: str | None
     user_emails: set[str] = field(default_factory=set)
     tickets: list[dict[str, Any]] = field(default_factory=list)
-
-
-def iso_seconds(at: float) -> str:
-    return datetime.fromtimestamp(int(at), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ZendeskHistory:
@@ -74,23 +75,47 @@ class ZendeskHistory:
             self.user_rows.append(self._user_row(user_id, person, user_org))
             self.truth.user_emails.add(person.email.strip().lower())
 
-    def _organization_row(self, org_id: int, organization: dict[str, Any]) -> dict[str, Any]:
+    def _organization_row(
+        self, org_id: int, organization: dict[str, Any]
+    ) -> dict[str, Any]:
         stamp = iso_seconds(self._start)
         return {
-            "id": org_id, "url": None, "name": organization["name"],
+            "id": org_id,
+            "url": None,
+            "name": organization["name"],
             "external_id": organization["external_id"],
-            "domain_names": [organization["domain"]], "details": "", "notes": "",
-            "group_id": None, "shared_tickets": False, "shared_comments": False,
-            "tags": [], "created_at": stamp, "updated_at": stamp, "organization_fields": {},
+            "domain_names": [organization["domain"]],
+            "details": "",
+            "notes": "",
+            "group_id": None,
+            "shared_tickets": False,
+            "shared_comments": False,
+            "tags": [],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "organization_fields": {},
         }
 
-    def _user_row(self, user_id: int, person: HelpdeskPerson, org_id: int | None) -> dict[str, Any]:
+    def _user_row(
+        self, user_id: int, person: HelpdeskPerson, org_id: int | None
+    ) -> dict[str, Any]:
         stamp = iso_seconds(self._start)
         return {
-            "id": user_id, "url": None, "name": person.name, "email": person.email,
-            "role": "end-user", "organization_id": org_id, "external_id": None,
-            "locale": "en-US", "time_zone": "UTC", "active": True, "verified": True,
-            "suspended": False, "tags": [], "created_at": stamp, "updated_at": stamp,
+            "id": user_id,
+            "url": None,
+            "name": person.name,
+            "email": person.email,
+            "role": "end-user",
+            "organization_id": org_id,
+            "external_id": None,
+            "locale": "en-US",
+            "time_zone": "UTC",
+            "active": True,
+            "verified": True,
+            "suspended": False,
+            "tags": [],
+            "created_at": stamp,
+            "updated_at": stamp,
         }
 
     def run(self) -> HelpdeskTruth:
@@ -110,24 +135,47 @@ class ZendeskHistory:
         at = rng.uniform(self._start + 86400, self._end - 5 * 86400)
         subject = rng.choice(TICKET_SUBJECTS)
         ticket: dict[str, Any] = {
-            "actor_id": str(requester_id), "assignee_id": None, "brand_id": "360005521931",
-            "created_at": iso_seconds(at), "custom_status": None,
+            "actor_id": str(requester_id),
+            "assignee_id": None,
+            "brand_id": "360005521931",
+            "created_at": iso_seconds(at),
+            "custom_status": None,
             "description": f"{subject}. Details from {requester_name}.",
-            "external_id": None, "form_id": "360001884472", "group_id": "360014700112",
-            "id": ticket_id, "is_public": True,
+            "external_id": None,
+            "form_id": "360001884472",
+            "group_id": "360014700112",
+            "id": ticket_id,
+            "is_public": True,
             "organization_id": str(org_on_ticket) if org_on_ticket else None,
             "priority": "NORMAL" if rng.random() < 0.7 else None,
-            "requester_id": str(requester_id), "status": "NEW", "subject": subject,
-            "submitter_id": str(requester_id), "tags": [], "type": "QUESTION",
-            "updated_at": iso_seconds(at), "via": {"channel": "web"},
+            "requester_id": str(requester_id),
+            "status": "NEW",
+            "subject": subject,
+            "submitter_id": str(requester_id),
+            "tags": [],
+            "type": "QUESTION",
+            "updated_at": iso_seconds(at),
+            "via": {"channel": "web"},
         }
         self._action(at, ticket, requester_id, [("created", {})])
         agent_id, agent_name, _ = rng.choice(AGENTS)
         at += rng.uniform(600, 7200)
-        changes: list[tuple[str, dict[str, Any]]] = [("status_changed", {"status": "OPEN"})]
+        changes: list[tuple[str, dict[str, Any]]] = [
+            ("status_changed", {"status": "OPEN"})
+        ]
         if rng.random() < 0.5:
-            changes.append(("priority_changed", {"priority": rng.choice(("HIGH", "URGENT", "LOW"))}))
-        changes.append(("comment_added", {"_comment": (agent_id, agent_name, "Thanks, we are looking into it.")}))
+            changes.append(
+                (
+                    "priority_changed",
+                    {"priority": rng.choice(("HIGH", "URGENT", "LOW"))},
+                )
+            )
+        changes.append(
+            (
+                "comment_added",
+                {"_comment": (agent_id, agent_name, "Thanks, we are looking into it.")},
+            )
+        )
         self._action(at, ticket, agent_id, changes)
         at += rng.uniform(3600, 3 * 86400)
         final = rng.choice(("SOLVED", "SOLVED", "PENDING", "OPEN", "HOLD"))
@@ -159,7 +207,13 @@ class ZendeskHistory:
         for position, (kind, change) in enumerate(changes, start=1):
             event_id = self._mint.uuid4()
             event: dict[str, Any] = {
-                "meta": {"sequence": {"id": sequence_id, "position": position, "total": len(changes)}}
+                "meta": {
+                    "sequence": {
+                        "id": sequence_id,
+                        "position": position,
+                        "total": len(changes),
+                    }
+                }
             }
             if kind == "status_changed":
                 event.update(current=ticket["status"], previous=previous["status"])
@@ -168,14 +222,23 @@ class ZendeskHistory:
             elif kind == "comment_added":
                 author_id, author_name, body = change["_comment"]
                 event["comment"] = {
-                    "id": str(self._mint.number(32481390000000)), "body": body,
+                    "id": str(self._mint.number(32481390000000)),
+                    "body": body,
                     "is_public": True,
-                    "author": {"id": str(author_id), "is_staff": True, "name": author_name},
+                    "author": {
+                        "id": str(author_id),
+                        "is_staff": True,
+                        "name": author_name,
+                    },
                 }
             payload = {
-                "type": EVENT_PREFIX + kind, "account_id": ZENDESK_ACCOUNT_ID,
-                "id": event_id, "time": iso_seconds(at),
+                "type": EVENT_PREFIX + kind,
+                "account_id": ZENDESK_ACCOUNT_ID,
+                "id": event_id,
+                "time": iso_seconds(at),
                 "zendesk_event_version": ZENDESK_EVENT_VERSION,
-                "subject": f"zen:ticket:{ticket['id']}", "detail": dict(ticket), "event": event,
+                "subject": f"zen:ticket:{ticket['id']}",
+                "detail": dict(ticket),
+                "event": event,
             }
             self.events.append(TimedEvent(float(int(at)), HELPDESK, event_id, payload))
