@@ -28,6 +28,7 @@ from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from pipeline.settings import Settings
 from processors.correlate import ENRICHED, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
+from processors.exceptions import UnreadableRecord
 from processors.notices import duplicate_notice
 from processors.tracing import as_headers, stage_span
 
@@ -119,14 +120,10 @@ def _read_event(codec: AvroCodec, message: Any, stage: str) -> dict[str, Any] | 
     try:
         return codec.decode(BUSINESS_EVENT, message.value)
     except (WireFormatError, SchemaCatalogError) as exc:
-        logger.warning(
-            "%s skipped an unreadable record %s[%s]@%s: %s",
-            stage,
-            message.topic,
-            message.partition,
-            message.offset,
-            exc,
+        error = UnreadableRecord(
+            message.topic, message.partition, message.offset, str(exc)
         )
+        logger.warning("%s skipped a record: %s", stage, error)
         return None
 
 

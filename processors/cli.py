@@ -21,19 +21,22 @@ logger = logging.getLogger(__name__)
 def process() -> None:
     """Run the Faust stream processors until stopped (Ctrl-C or SIGTERM).
 
-    deduplicate: reads source.billing, source.product, source.helpdesk and source.crm,
-    drops redeliveries of an already accepted event id (a duplicate notice goes to
-    processing.notices) and passes first deliveries to processing.deduplicated.
+    deduplicate: reads the four source topics (source.billing,
+    source.product, source.helpdesk, source.crm), drops redeliveries
+    of an event id it already accepted (with a duplicate notice on
+    processing.notices) and passes first deliveries on to
+    processing.deduplicated.
 
-    correlate: reads processing.deduplicated, joins source identifiers into canonical
-    accounts, keeps the newest snapshot of every record, invoice payment state and
-    daily usage, and publishes them keyed by canonical account id to
-    enriched.accounts (late snapshots become notices).
+    correlate: reads processing.deduplicated, joins source identifiers
+    into canonical accounts, keeps the newest snapshot of every record,
+    invoice payment state and daily usage, and publishes them to
+    enriched.accounts keyed by canonical account id (snapshots older
+    than the applied one become late_not_applied notices).
 
-    Settings come from PIPELINE_* variables: PIPELINE_KAFKA__BOOTSTRAP_SERVERS,
-    PIPELINE_KAFKA__TOPIC_PREFIX, PIPELINE_PROCESSORS__APP_ID (consumer group and
-    table names), PIPELINE_PROCESSORS__STATE_DIR (local table state),
-    PIPELINE_PROCESSORS__WEB_PORT, PIPELINE_PROCESSORS__DEDUP_RETENTION_DAYS.
+    Settings (PIPELINE_* variables): KAFKA__BOOTSTRAP_SERVERS,
+    KAFKA__TOPIC_PREFIX, PROCESSORS__APP_ID (consumer group and table
+    names), PROCESSORS__STATE_DIR (local table state),
+    PROCESSORS__WEB_PORT, PROCESSORS__DEDUP_RETENTION_DAYS.
     """
     from processors.worker import run_worker
     from telemetry.tracing import configure_tracing, shutdown_tracing

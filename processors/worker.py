@@ -6,6 +6,7 @@ import logging
 
 from faust.worker import Worker
 
+from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from processors.app import build_app
 
@@ -15,7 +16,14 @@ logger = logging.getLogger(__name__)
 def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     """Start the deduplicate and correlate agents and block until stopped (SIGTERM or
     SIGINT stop the worker cleanly: offsets and table changelogs are flushed)."""
+    # 1. topics with their intended partitions and retention (Faust would otherwise
+    #    create missing ones with its own defaults)
+    created = ensure_topics(settings)
+    if created:
+        logger.info("created topics", extra={"topics": created})
+    # 2. local table state lives here between restarts
     settings.processors.state_dir.mkdir(parents=True, exist_ok=True)
+    # 3. the agents, until a signal stops them
     app = build_app(settings)
     logger.info(
         "processors starting",

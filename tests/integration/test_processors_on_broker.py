@@ -159,10 +159,14 @@ def small_history() -> list[dict[str, Any]]:
     return [company, customer, *paid]
 
 
-def publish(settings: Settings, events: list[dict[str, Any]]) -> None:
+def publish(
+    settings: Settings, events: list[dict[str, Any]], garbage: bytes | None = None
+) -> None:
     codec = AvroCodec()
     topics = Topics(settings.kafka.topic_prefix)
     producer = Producer(producer_config(settings.kafka, "processors-test"))
+    if garbage is not None:
+        producer.produce(topics.billing, key=b"cus_900", value=garbage)
     for event in events:
         producer.produce(
             topics.source_topic(event["source_system"]),
@@ -244,7 +248,8 @@ def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
 ) -> None:
     ensure_topics(pipeline_settings)
     history = small_history()
-    publish(pipeline_settings, history)
+    # An unreadable record first on the customer's partition: skipped, never fatal.
+    publish(pipeline_settings, history, garbage=b"\x00not an avro record")
 
     with running_worker(pipeline_settings, tmp_path / "worker.log"):
         # company profile, profile after the customer joins, one invoice, one notice
