@@ -7,6 +7,7 @@ until idle, and Odoo is read back with the client over both protocols.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from standin_fixture import RunningStandin, running_standin
+from standin_fixture import RunningStandin, free_loopback_port, running_standin
 
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config, producer_config
@@ -341,18 +342,15 @@ def test_sink_commits_offsets_it_wrote(
     run_sink_until_idle(sink_settings, client)
 
     topic = Topics(sink_settings.kafka.topic_prefix).enriched
-    probe = Consumer(
-        consumer_config(sink_settings.kafka, sink_settings.sink.group_id, "probe")
-    )
+    probe = Consumer(consumer_config(sink_settings.kafka, "watermarks", "probe"))
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in range(sink_settings.kafka.partitions)
+        highs = [
+            probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(sink_settings.kafka.partitions)
         ]
-        committed = probe.committed(partitions, timeout=10)
-        highs = [probe.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions]
     finally:
         probe.close()
-    assert [max(tp.offset, 0) for tp in committed] == highs
+    assert committed_offsets(sink_settings) == highs
     assert sum(highs) == len(events)
 
 
@@ -398,6 +396,53 @@ def test_permanent_errors_go_to_deadletter_and_neighbours_are_written(
     assert second["error-class"] == "WireFormatError"
     assert letters[0][0] == codec.encode("EnrichedEvent", refused)
     assert letters[1][0] == b"\x01not avro"
+
+
+def test_unreachable_odoo_commits_nothing_and_loses_nothing(
+    sink_settings: Settings, client: OdooClient
+) -> None:
+    events = merge_scenario()
+    produce_events(sink_settings, events)
+    unreachable = sink_settings.model_copy(
+        update={
+            "odoo": sink_settings.odoo.model_copy(
+                update={"url": f"http://127.0.0.1:{free_loopback_port()}"}
+            )
+        }
+    )
+
+    # Nothing listens there: every call fails transiently, retries run out, the
+    # partitions are rewound again and again until the sink is stopped.
+    with make_client(unreachable.odoo) as down:
+        sink = OdooSink(unreachable, down, retry_seconds=1.0)
+        stopper = threading.Timer(8.0, sink.stop)
+        stopper.start()
+        try:
+            stats = sink.run()
+        finally:
+            stopper.cancel()
+
+    assert stats.written == stats.dead_lettered == 0
+    assert committed_offsets(sink_settings) == [0] * sink_settings.kafka.partitions
+
+    stats = run_sink_until_idle(sink_settings, client)
+
+    assert stats.dead_lettered == 0
+    assert sum(stats.by_model[m]["created"] for m in stats.by_model) > 0
+    assert client.search_count("helpdesk.ticket", []) == 3
+    assert sum(committed_offsets(sink_settings)) == len(events)
+
+
+def committed_offsets(settings: Settings) -> list[int]:
+    topic = Topics(settings.kafka.topic_prefix).enriched
+    probe = Consumer(consumer_config(settings.kafka, settings.sink.group_id, "probe"))
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in range(settings.kafka.partitions)
+        ]
+        return [max(tp.offset, 0) for tp in probe.committed(partitions, timeout=10)]
+    finally:
+        probe.close()
 
 
 def read_dead_letters(
