@@ -99,6 +99,13 @@ def _wall_clock_micros() -> int:
 
 
 class Correlator:
+    """Turns deduplicated business events into account-keyed enriched records.
+
+    Feeding the same events in any order reaches the same final state once the
+    records are applied newest-version-first and merges are followed; only the
+    canonical ids chosen (and so which account absorbs which) depend on the order.
+    """
+
     def __init__(
         self,
         stores: CorrelatorStores,
