@@ -39,6 +39,7 @@ class AccountRecords:
     company_rows: list[list[str]] = field(default_factory=list)
     contact_rows: list[list[str]] = field(default_factory=list)
     rejected_company_rows: list[list[str]] = field(default_factory=list)
+    rejected_contact_rows: list[list[str]] = field(default_factory=list)
     organization_rows: list[dict[str, Any]] = field(default_factory=list)
     user_rows: list[dict[str, Any]] = field(default_factory=list)
     expected: dict[str, Any] = field(default_factory=dict)
@@ -285,6 +286,22 @@ class AccountBuilder:
                 rows = [later, row] if rng.random() < 0.25 else [row, later]
             records.contact_rows.extend(rows)
             contacts.append(_Contact(contact_id, first, last, email, phone))
+        if rng.random() < self._bad_csv_rate:
+            # PostgreSQL cannot store U+0000: the whole row is rejected, so this
+            # person never becomes a contact.
+            stamp = export_time(created + DAY)
+            records.rejected_contact_rows.append(
+                [
+                    str(CONTACT_BASE + index * 10 + 9),
+                    "Ana\x00",
+                    "Lopez",
+                    f"ana.lopez.{index}@{domain}",
+                    "+1 212-555-0199",
+                    company_id,
+                    stamp,
+                    stamp,
+                ]
+            )
         return contacts
 
     def _billing(

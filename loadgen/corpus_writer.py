@@ -164,6 +164,8 @@ def _write_reference(
         expected.reject(COMPANIES, companies.write(row), "non_numeric_record_id")
     for row in records.contact_rows:
         contacts.write(row)
+    for row in records.rejected_contact_rows:
+        expected.reject(CONTACTS, contacts.write(row), "null_byte")
     for record in records.organization_rows:
         organizations.write(record)
     for record in records.user_rows:

@@ -171,18 +171,27 @@ def test_event_lines_are_rejected_exactly_where_expected_says(
             )
 
 
-def test_rejected_csv_rows_have_non_numeric_record_ids(
-    corpus: Path, expected: dict[str, Any]
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("crm/companies.csv", "non_numeric_record_id"), ("crm/contacts.csv", "null_byte")],
+)
+def test_csv_rows_are_rejected_exactly_where_expected_says(
+    corpus: Path, expected: dict[str, Any], name: str, reason: str
 ) -> None:
     listed = {
-        r["line"] for r in expected["rejected_lines"] if r["file"].startswith("crm/")
+        r["line"]: r["reason"] for r in expected["rejected_lines"] if r["file"] == name
     }
-    raw = (corpus / "crm/companies.csv").read_bytes()
-    rows = raw.split(b"\r\n")
+    rows = (corpus / name).read_bytes().split(b"\r\n")
     assert rows[-1] == b"" and b"\n" not in b"".join(rows)
-    for number, row in enumerate(rows[:-1], start=1):
+    assert reason in listed.values()
+    for number, row in enumerate(rows[1:-1], start=2):
         record_id = row.split(b",", 1)[0]
-        assert (number > 1 and not record_id.isdigit()) == (number in listed)
+        found = None
+        if not record_id.isdigit():
+            found = "non_numeric_record_id"
+        elif b"\x00" in row:
+            found = "null_byte"
+        assert found == listed.get(number), f"{name}:{number}"
 
 
 def test_truncated_first_attempt_is_followed_by_its_intact_retry(
