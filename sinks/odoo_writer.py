@@ -65,6 +65,11 @@ MODEL_DATA = "ir.model.data"
 # domain mentions ``active`` (an absorbed account partner is archived).
 ARCHIVABLE_MODELS = frozenset({PARTNER_MODEL})
 
+# What the writer reads of a stored record: its version and, for partners, whether it
+# was absorbed by a merge. Read in the call that proves the record exists.
+STATE_FIELDS = {PARTNER_MODEL: ["x_source_version", "active", "x_merged_into"]}
+DEFAULT_STATE_FIELDS = ["x_source_version"]
+
 # Every field that points at an account partner, re-pointed when the account is merged.
 PARTNER_REFERENCES = (
     (PARTNER_MODEL, "parent_id"),
@@ -126,10 +131,10 @@ class OdooWriter:
                 for absorbed_id in plan.absorbed_ids
             )
             return WritePreview(tuple(self._qualified(n) for n in names), would_apply)
-        record_id = self._record_by_xmlid(plan.model, plan.xmlid_name)
-        if record_id is None:
-            record_id = self._record_by_natural_key(plan)
-        stored = None if record_id is None else self._stored_version(plan, record_id)
+        row = self._record_by_xmlid(plan.model, plan.xmlid_name)
+        if row is None:
+            row = self._record_by_natural_key(plan)
+        stored = None if row is None else _stored_version(row)
         would_apply = stored is None or stored < plan.version
         return WritePreview((self._qualified(plan.xmlid_name),), would_apply)
 
@@ -137,11 +142,11 @@ class OdooWriter:
 
     def _upsert(self, plan: RecordPlan, event: dict[str, Any] | None) -> WriteOutcome:
         # 1. Find the record: external id first, then adopt by business id.
-        record_id = self._find_or_adopt(plan)
+        row = self._find_or_adopt(plan)
 
         # 2. Version guard.
-        if record_id is not None:
-            stored = self._stored_version(plan, record_id)
+        if row is not None:
+            stored = _stored_version(row)
             if stored is not None and stored >= plan.version:
                 return WriteOutcome(
                     plan.model, plan.xmlid_name, WriteAction.SKIPPED_STALE
@@ -151,8 +156,8 @@ class OdooWriter:
         values = {**plan.values, **self._references(plan, event)}
 
         # 4. Write, or create the record and then its external id.
-        if record_id is not None:
-            self._client.write(plan.model, [record_id], values)
+        if row is not None:
+            self._client.write(plan.model, [row["id"]], values)
             return WriteOutcome(plan.model, plan.xmlid_name, WriteAction.UPDATED)
         self._create(plan, values)
         return WriteOutcome(plan.model, plan.xmlid_name, WriteAction.CREATED)
@@ -163,23 +168,24 @@ class OdooWriter:
         self._create_xmlid(plan.model, plan.xmlid_name, record_id)
         return record_id
 
-    def _find_or_adopt(self, plan: RecordPlan) -> int | None:
-        record_id = self._record_by_xmlid(plan.model, plan.xmlid_name)
-        if record_id is not None:
-            return record_id
-        record_id = self._record_by_natural_key(plan)
-        if record_id is not None:
+    def _find_or_adopt(self, plan: RecordPlan) -> dict[str, Any] | None:
+        """The stored state of the plan's record, adopting one without external id."""
+        row = self._record_by_xmlid(plan.model, plan.xmlid_name)
+        if row is not None:
+            return row
+        row = self._record_by_natural_key(plan)
+        if row is not None:
             logger.warning(
                 "adopting %s record %s that has no external id %s (earlier write's "
                 "outcome was unknown); creating the external id",
                 plan.model,
-                record_id,
+                row["id"],
                 plan.xmlid_name,
             )
-            self._create_xmlid(plan.model, plan.xmlid_name, record_id)
-        return record_id
+            self._create_xmlid(plan.model, plan.xmlid_name, row["id"])
+        return row
 
-    def _record_by_xmlid(self, model: str, name: str) -> int | None:
+    def _record_by_xmlid(self, model: str, name: str) -> dict[str, Any] | None:
         rows = self._client.search_read(
             MODEL_DATA,
             [("module", "=", self._module), ("name", "=", name)],
@@ -188,9 +194,11 @@ class OdooWriter:
         )
         if not rows:
             return None
-        row = rows[0]
-        if row["model"] == model and self._exists(model, row["res_id"]):
-            return row["res_id"]
+        xmlid = rows[0]
+        if xmlid["model"] == model:
+            record = self._stored_state(model, [("id", "=", xmlid["res_id"])])
+            if record is not None:
+                return record
         # The record behind the external id was deleted in Odoo (or the id names
         # another model): drop the dangling id so the record can be created again.
         logger.warning(
@@ -198,25 +206,24 @@ class OdooWriter:
             self._qualified(name),
             model,
         )
-        self._client.unlink(MODEL_DATA, [row["id"]])
+        self._client.unlink(MODEL_DATA, [xmlid["id"]])
         return None
 
-    def _record_by_natural_key(self, plan: RecordPlan) -> int | None:
-        domain = [(plan.natural_key_field, "=", plan.natural_key)]
-        ids = self._client.search(
-            plan.model, self._with_archived(plan.model, domain), limit=1, order="id"
+    def _record_by_natural_key(self, plan: RecordPlan) -> dict[str, Any] | None:
+        return self._stored_state(
+            plan.model, [(plan.natural_key_field, "=", plan.natural_key)]
         )
-        return ids[0] if ids else None
 
-    def _stored_version(self, plan: RecordPlan, record_id: int) -> int | None:
-        [row] = self._client.read(plan.model, [record_id], ["x_source_version"])
-        stored = row.get("x_source_version")
-        # Odoo reads an unset integer as False (a placeholder partner has none).
-        return None if stored is False or stored is None else int(stored)
-
-    def _exists(self, model: str, record_id: int) -> bool:
-        domain = self._with_archived(model, [("id", "=", record_id)])
-        return self._client.search_count(model, domain) > 0
+    def _stored_state(self, model: str, domain: list[Any]) -> dict[str, Any] | None:
+        """The first record matching ``domain`` (archived too), with its state."""
+        rows = self._client.search_read(
+            model,
+            self._with_archived(model, domain),
+            STATE_FIELDS.get(model, DEFAULT_STATE_FIELDS),
+            limit=1,
+            order="id",
+        )
+        return rows[0] if rows else None
 
     def _create_xmlid(self, model: str, name: str, record_id: int) -> None:
         self._client.create(
@@ -258,28 +265,24 @@ class OdooWriter:
         A missing partner is created from the account context when the record carries
         the same account, else as a placeholder the account's profile fills later.
         """
-        partner_id = self._account_partner_here(canonical_id, account)
-        seen = {partner_id}
-        while True:
-            [row] = self._client.read(
-                PARTNER_MODEL, [partner_id], ["active", "x_merged_into"]
-            )
-            if row["active"] or not row["x_merged_into"]:
-                return partner_id
-            partner_id = self._account_partner_here(row["x_merged_into"], None)
-            if partner_id in seen:
+        row = self._account_partner_here(canonical_id, account)
+        seen = {row["id"]}
+        while not row["active"] and row["x_merged_into"]:
+            row = self._account_partner_here(row["x_merged_into"], None)
+            if row["id"] in seen:
                 # A merge cycle cannot come from the processors; stop rather than loop.
                 logger.warning(
                     "merge pointers of account %s form a cycle; using partner %s",
                     canonical_id,
-                    partner_id,
+                    row["id"],
                 )
-                return partner_id
-            seen.add(partner_id)
+                break
+            seen.add(row["id"])
+        return row["id"]
 
     def _account_partner_here(
         self, canonical_id: str, account: dict[str, Any] | None
-    ) -> int:
+    ) -> dict[str, Any]:
         """The partner of exactly ``canonical_id`` (even archived), made if absent."""
         if account is not None and account.get("canonical_account_id") == canonical_id:
             plan = account_plan(account, version=account["revision"])
@@ -292,13 +295,14 @@ class OdooWriter:
                 version=0,
                 values=placeholder_account_values(canonical_id),
             )
-        record_id = self._find_or_adopt(plan)
-        if record_id is not None:
-            return record_id
+        row = self._find_or_adopt(plan)
+        if row is not None:
+            return row
         logger.info(
             "creating the partner of account %s before its profile", canonical_id
         )
-        return self._create(plan, {**plan.values, **self._references(plan, None)})
+        record_id = self._create(plan, {**plan.values, **self._references(plan, None)})
+        return {"id": record_id, "active": True, "x_merged_into": False}
 
     def _currency_id(self, plan: RecordPlan, event: dict[str, Any] | None) -> int:
         code = (plan.currency_code or "").upper()
@@ -340,15 +344,13 @@ class OdooWriter:
     ) -> bool:
         # 1. The absorbed account's partner (a placeholder when nothing arrived yet,
         #    so later records of the absorbed account find the pointer).
-        absorbed_partner = self._account_partner_here(absorbed_id, None)
+        row = self._account_partner_here(absorbed_id, None)
+        absorbed_partner = row["id"]
         if absorbed_partner == survivor_partner:
             return False
         changed = False
 
         # 2. Archive it, pointing at the survivor.
-        [row] = self._client.read(
-            PARTNER_MODEL, [absorbed_partner], ["active", "x_merged_into"]
-        )
         if row["active"] or row["x_merged_into"] != survivor_id:
             self._client.write(
                 PARTNER_MODEL,
@@ -375,15 +377,14 @@ class OdooWriter:
 
     def _merge_pending(self, absorbed_id: str, survivor_id: str) -> bool:
         """Whether absorbing ``absorbed_id`` would still change anything (read only)."""
-        partner = self._record_by_xmlid(PARTNER_MODEL, account_xmlid_name(absorbed_id))
-        if partner is None:
+        row = self._record_by_xmlid(PARTNER_MODEL, account_xmlid_name(absorbed_id))
+        if row is None:
             return True
-        [row] = self._client.read(PARTNER_MODEL, [partner], ["active", "x_merged_into"])
         if row["active"] or row["x_merged_into"] != survivor_id:
             return True
         return any(
             self._client.search_count(
-                model, self._with_archived(model, [(field_name, "=", partner)])
+                model, self._with_archived(model, [(field_name, "=", row["id"])])
             )
             for model, field_name in PARTNER_REFERENCES
         )
@@ -403,3 +404,9 @@ class OdooWriter:
 
     def _qualified(self, name: str) -> str:
         return f"{self._module}.{name}"
+
+
+def _stored_version(row: dict[str, Any]) -> int | None:
+    stored = row.get("x_source_version")
+    # Odoo reads an unset integer as False (a placeholder partner has none).
+    return None if stored is False or stored is None else int(stored)
