@@ -387,6 +387,7 @@ class OdooSink:
 
     def _process_batch(self, records: list[Message]) -> None:
         batch = SinkStats()
+        started = time.monotonic()
 
         # 1. Apply records in offset order per partition; dead letters are produced.
         next_offsets = self._apply_batch(records, batch)
@@ -399,7 +400,12 @@ class OdooSink:
             self._consumer.commit(offsets=next_offsets, asynchronous=False)
 
         self._merge_stats(batch)
-        logger.info("odoo sink batch %s", _key_values(_batch_counts(batch)))
+        counts = _batch_counts(batch)
+        counts |= {
+            "records": len(records),
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        logger.info("odoo sink batch %s", _key_values(counts))
 
     def _apply_batch(
         self, records: list[Message], batch: SinkStats
