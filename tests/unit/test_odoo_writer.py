@@ -55,6 +55,7 @@ class FakeOdoo(OdooClient):
         self.rows: dict[str, dict[int, dict[str, Any]]] = {}
         self.calls: list[tuple[str, str]] = []
         self.failures: dict[tuple[str, str], list[Exception]] = {}
+        self.lost_answers: dict[tuple[str, str], list[Exception]] = {}
         self._ids = itertools.count(1)
         self.seed("res.currency", {"name": "EUR", "active": True})
         self.seed("res.currency", {"name": "GBP", "active": False})
@@ -69,7 +70,12 @@ class FakeOdoo(OdooClient):
         return record_id
 
     def fail(self, model: str, method: str, *errors: Exception) -> None:
+        """The next calls fail before Odoo does anything."""
         self.failures.setdefault((model, method), []).extend(errors)
+
+    def lose_answer(self, model: str, method: str, error: Exception) -> None:
+        """The next call is carried out, but its answer never reaches the client."""
+        self.lost_answers.setdefault((model, method), []).append(error)
 
     def call(self, model: str, method: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(method)
@@ -82,6 +88,13 @@ class FakeOdoo(OdooClient):
         pending = self.failures.get((call.model, call.method))
         if pending:
             raise pending.pop(0)
+        result = self._carry_out(call)
+        lost = self.lost_answers.get((call.model, call.method))
+        if lost:
+            raise lost.pop(0)
+        return result
+
+    def _carry_out(self, call: MethodCall) -> Any:
         table = self.rows.setdefault(call.model, {})
         params = call.params
         if call.method in ("search", "search_read", "search_count"):
@@ -456,6 +469,20 @@ def test_transient_errors_beyond_the_budget_raise_without_dead_letter(
     assert sum(sleeps) >= 60  # the whole budget was spent waiting, then it gave up
     assert len(sleeps) < 10
     assert "helpdesk.ticket" not in odoo.rows or not odoo.rows["helpdesk.ticket"]
+
+
+def test_lost_answer_to_create_converges_on_one_record(
+    odoo: FakeOdoo, codec: AvroCodec
+) -> None:
+    # Odoo created the ticket, but the answer was lost before the external id existed.
+    odoo.lose_answer("helpdesk.ticket", "create", OdooTransientError("timed out"))
+
+    result = applier_for(odoo, codec, []).apply(SOURCE, encoded(codec, ticket_event()))
+
+    assert not isinstance(result, DeadLetter)
+    assert len(odoo.rows["helpdesk.ticket"]) == 1
+    assert odoo.xmlid_count("ticket_77") == 1
+    assert odoo.by_xmlid("ticket_77")["x_source_version"] == ticket_event()["version"]
 
 
 def test_permanent_error_becomes_dead_letter_with_headers(
