@@ -131,7 +131,7 @@ class OdooWriter:
                 for absorbed_id in plan.absorbed_ids
             )
             return WritePreview(tuple(self._qualified(n) for n in names), would_apply)
-        row = self._record_by_xmlid(plan.model, plan.xmlid_name)
+        row = self._record_by_xmlid(plan.model, plan.xmlid_name, repair=False)
         if row is None:
             row = self._record_by_natural_key(plan)
         stored = None if row is None else _stored_version(row)
@@ -185,7 +185,10 @@ class OdooWriter:
             self._create_xmlid(plan.model, plan.xmlid_name, row["id"])
         return row
 
-    def _record_by_xmlid(self, model: str, name: str) -> dict[str, Any] | None:
+    def _record_by_xmlid(
+        self, model: str, name: str, *, repair: bool = True
+    ) -> dict[str, Any] | None:
+        """The record an external id names; ``repair`` drops an id left dangling."""
         rows = self._client.search_read(
             MODEL_DATA,
             [("module", "=", self._module), ("name", "=", name)],
@@ -199,6 +202,8 @@ class OdooWriter:
             record = self._stored_state(model, [("id", "=", xmlid["res_id"])])
             if record is not None:
                 return record
+        if not repair:
+            return None
         # The record behind the external id was deleted in Odoo (or the id names
         # another model): drop the dangling id so the record can be created again.
         logger.warning(
@@ -377,7 +382,9 @@ class OdooWriter:
 
     def _merge_pending(self, absorbed_id: str, survivor_id: str) -> bool:
         """Whether absorbing ``absorbed_id`` would still change anything (read only)."""
-        row = self._record_by_xmlid(PARTNER_MODEL, account_xmlid_name(absorbed_id))
+        row = self._record_by_xmlid(
+            PARTNER_MODEL, account_xmlid_name(absorbed_id), repair=False
+        )
         if row is None:
             return True
         if row["active"] or row["x_merged_into"] != survivor_id:

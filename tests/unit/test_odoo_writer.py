@@ -545,3 +545,26 @@ def test_unknown_currency_becomes_dead_letter(odoo: FakeOdoo, codec: AvroCodec) 
     assert result.error_class == "UnmappableRecord"
     assert "JPY" in result.error_message
     assert "account.move" not in odoo.rows or not odoo.rows["account.move"]
+
+
+def test_preview_reads_only_even_with_a_dangling_external_id(
+    odoo: FakeOdoo, writer: OdooWriter
+) -> None:
+    writer.apply(enriched("ticket", ("pipeline.Ticket", ticket()), version=6))
+    writer.apply(merge_event("acc-9", "acc-1"))
+    odoo.rows["helpdesk.ticket"].clear()
+    calls_before = len(odoo.calls)
+
+    ticket_preview = writer.preview(
+        enriched("ticket", ("pipeline.Ticket", ticket()), version=6)
+    )
+    merge_preview = writer.preview(merge_event("acc-9", "acc-1"))
+
+    assert ticket_preview.would_apply is True
+    assert ticket_preview.external_ids == (f"{MODULE}.ticket_77",)
+    assert merge_preview.would_apply is False
+    assert odoo.xmlid_count("ticket_77") == 1
+    written = [
+        m for _, m in odoo.calls[calls_before:] if m in ("create", "write", "unlink")
+    ]
+    assert written == []
