@@ -211,11 +211,13 @@ class RecordApplier:
         *,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self._writer = writer
         self._codec = codec
         self._retry_seconds = retry_seconds
         self._sleep = sleep
+        self._stop_requested = stop_requested
 
     @property
     def writer(self) -> OdooWriter:
@@ -267,7 +269,9 @@ class RecordApplier:
         # Time spent waiting counts as well as wall time, so an injected ``sleep``
         # (tests) spends the budget the same way a real one does.
         spent = max(retry_state.idle_for, retry_state.seconds_since_start or 0.0)
-        return spent >= self._retry_seconds
+        # A shutdown ends the retries early: the record stays uncommitted and is
+        # re-delivered to whoever owns the partition next.
+        return spent >= self._retry_seconds or self._stop_requested()
 
     @staticmethod
     def _log_retry(retry_state: RetryCallState) -> None:
@@ -338,7 +342,12 @@ class OdooSink:
         self._topics = Topics(settings.kafka.topic_prefix)
         writer = OdooWriter(client, settings.odoo.xmlid_module)
         codec = AvroCodec(settings.kafka.schema_registry_url)
-        self._applier = RecordApplier(writer, codec, retry_seconds=retry_seconds)
+        self._applier = RecordApplier(
+            writer,
+            codec,
+            retry_seconds=retry_seconds,
+            stop_requested=lambda: self._stopping,
+        )
         self._consumer = Consumer(
             consumer_config(settings.kafka, settings.sink.group_id, "odoo-sink")
         )

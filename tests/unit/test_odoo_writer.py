@@ -471,6 +471,26 @@ def test_transient_errors_beyond_the_budget_raise_without_dead_letter(
     assert "helpdesk.ticket" not in odoo.rows or not odoo.rows["helpdesk.ticket"]
 
 
+def test_shutdown_ends_retries_without_writing_or_dead_lettering(
+    odoo: FakeOdoo, codec: AvroCodec
+) -> None:
+    odoo.fail("helpdesk.ticket", "create", OdooTransientError("busy"))
+    sleeps: list[float] = []
+    applier = RecordApplier(
+        OdooWriter(odoo, MODULE),
+        codec,
+        retry_seconds=60,
+        sleep=sleeps.append,
+        stop_requested=lambda: True,
+    )
+
+    with pytest.raises(OdooUnavailable):
+        applier.apply(SOURCE, encoded(codec, ticket_event()))
+
+    assert sleeps == []
+    assert not odoo.rows.get("helpdesk.ticket")
+
+
 def test_lost_answer_to_create_converges_on_one_record(
     odoo: FakeOdoo, codec: AvroCodec
 ) -> None:
