@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import random
@@ -68,6 +69,18 @@ def _prepare(out_dir: Path) -> None:
 
 def generate_corpus(params: GenerationParameters, out_dir: Path) -> GenerationReport:
     """Writes the seven source files and ``expected.json`` into an empty ``out_dir``."""
+    # The generator builds no reference cycles; the cyclic collector would only walk
+    # millions of short-lived payload dicts and costs about a quarter of the run time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _generate(params, out_dir)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _generate(params: GenerationParameters, out_dir: Path) -> GenerationReport:
     began = time.perf_counter()
     _prepare(out_dir)
     # Separate streams so that, say, a higher bad rate leaves the accounts unchanged.
