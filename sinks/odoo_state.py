@@ -231,9 +231,12 @@ def _usage_view(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ticket_view(ticket: dict[str, Any]) -> dict[str, Any]:
+    # helpdesk.ticket.name is required, so the writer names a ticket without a
+    # subject by its id; that name reads back as "no subject".
+    subject = None if ticket["name"] == ticket["x_ticket_id"] else ticket["name"]
     return {
         "ticket_id": ticket["x_ticket_id"],
-        "subject": _value(ticket["name"]),
+        "subject": _value(subject),
         "status": _value(ticket["x_status"]),
         "priority": _value(ticket["x_priority"]),
     }
