@@ -149,7 +149,9 @@ def usage(group_id: str, day: str, event: str, count: int, quantity: int) -> tup
     )
 
 
-def ticket(ticket_id: str, subject: str, status: str, priority: str | None) -> tuple:
+def ticket(
+    ticket_id: str, subject: str | None, status: str, priority: str | None
+) -> tuple:
     return (
         "pipeline.Ticket",
         {
@@ -193,7 +195,7 @@ def merge_scenario() -> list[dict[str, Any]]:
         enriched("account_profile", a2, 2),
         enriched("account_profile", b1, 1),
         enriched("usage_daily", b1, 41, usage("ws-b", "2024-05-01", "Calls", 1, 5)),
-        enriched("ticket", b1, 51, ticket("t-2", "Card declined", "solved", None)),
+        enriched("ticket", b1, 51, ticket("t-2", None, "solved", None)),
         enriched("account_merge", b1, 60, merge("acc-a", "acc-b")),
         # A record for the absorbed account after the merge follows x_merged_into.
         enriched("ticket", b1, 52, ticket("t-3", "Invoice copy", "new", "low")),
@@ -317,6 +319,11 @@ def test_sink_writes_merges_and_guards_versions(
         "t-1": "high",
         "t-2": None,
         "t-3": "low",
+    }
+    assert {t["ticket_id"]: t["subject"] for t in view["tickets"]} == {
+        "t-1": "Login loop",
+        "t-2": None,
+        "t-3": "Invoice copy",
     }
     assert_same_shape_as_corpus_accounts(view, corpus_dir)
 
