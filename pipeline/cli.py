@@ -129,6 +129,7 @@ def standin(
 def _mount_stage_commands() -> None:
     """Add the stage commands each package defines next to its code."""
     from eventbus.topics_cli import app as topics_app
+    from loadgen.cli import app as loadgen_app
     from processors.cli import app as processors_app
     from producers.cli import app as producers_app
     from schemas.cli import app as schemas_app
@@ -139,6 +140,7 @@ def _mount_stage_commands() -> None:
     topics_app.command("create")(topics_create)
     app.add_typer(topics_app, name="topics")
     app.add_typer(schemas_app, name="schemas")
+    app.add_typer(loadgen_app, name="loadgen")
 
 
 _mount_stage_commands()
