@@ -76,6 +76,24 @@ USAGE_FIELDS = ["x_partner_id", "x_day", "x_event", "x_count", "x_quantity"]
 TICKET_FIELDS = ["partner_id", "name", "x_ticket_id", "x_status", "x_priority"]
 
 
+# Records that hang off an account partner: model, the field pointing at the partner,
+# the business id every synced record of the model carries, and the fields read.
+CHILD_QUERIES = {
+    "contacts": (PARTNER_MODEL, "parent_id", "x_crm_contact_id", CONTACT_FIELDS),
+    "subscriptions": (
+        SUBSCRIPTION_MODEL,
+        "partner_id",
+        "x_subscription_id",
+        SUBSCRIPTION_FIELDS,
+    ),
+    "invoices": (INVOICE_MODEL, "partner_id", "x_invoice_id", INVOICE_FIELDS),
+    "usage": (USAGE_MODEL, "x_partner_id", "x_name", USAGE_FIELDS),
+    "tickets": (TICKET_MODEL, "partner_id", "x_ticket_id", TICKET_FIELDS),
+}
+
+ChildRows = dict[str, defaultdict[int, list[dict[str, Any]]]]
+
+
 def read_account_views(client: OdooClient) -> list[dict[str, Any]]:
     """Every active account partner with its contacts, money, usage and tickets."""
     partners = client.search_read(
@@ -84,74 +102,59 @@ def read_account_views(client: OdooClient) -> list[dict[str, Any]]:
         ACCOUNT_FIELDS,
         order="id",
     )
-    partner_ids = [p["id"] for p in partners]
-    contacts = _by_partner(
-        client.search_read(
-            PARTNER_MODEL,
-            [("parent_id", "in", partner_ids), ("x_crm_contact_id", "!=", False)],
-            CONTACT_FIELDS,
-        ),
-        "parent_id",
+    children = _children_by_partner(client, [p["id"] for p in partners])
+    currencies = _currency_names(
+        client, [*children["subscriptions"].values(), *children["invoices"].values()]
     )
-    subscriptions = _by_partner(
-        client.search_read(
-            SUBSCRIPTION_MODEL,
-            [("partner_id", "in", partner_ids), ("x_subscription_id", "!=", False)],
-            SUBSCRIPTION_FIELDS,
-        ),
-        "partner_id",
-    )
-    invoices = _by_partner(
-        client.search_read(
-            INVOICE_MODEL,
-            [("partner_id", "in", partner_ids), ("x_invoice_id", "!=", False)],
-            INVOICE_FIELDS,
-        ),
-        "partner_id",
-    )
-    usage = _by_partner(
-        client.search_read(
-            USAGE_MODEL, [("x_partner_id", "in", partner_ids)], USAGE_FIELDS
-        ),
-        "x_partner_id",
-    )
-    tickets = _by_partner(
-        client.search_read(
-            TICKET_MODEL,
-            [("partner_id", "in", partner_ids), ("x_ticket_id", "!=", False)],
-            TICKET_FIELDS,
-        ),
-        "partner_id",
-    )
-    currencies = _currency_names(client, [*subscriptions.values(), *invoices.values()])
     countries = _country_codes(client, partners)
-
     return [
-        {
-            **_account_view(partner, countries),
-            "contacts": sorted(
-                (_contact_view(c) for c in contacts[partner["id"]]),
-                key=lambda c: c["crm_contact_id"],
-            ),
-            "subscriptions": sorted(
-                (
-                    _subscription_view(s, currencies)
-                    for s in subscriptions[partner["id"]]
-                ),
-                key=lambda s: s["subscription_id"],
-            ),
-            "invoices": sorted(
-                (_invoice_view(i, currencies) for i in invoices[partner["id"]]),
-                key=lambda i: (i["number"] or "", i["invoice_id"]),
-            ),
-            "usage": _usage_view(usage[partner["id"]]),
-            "tickets": sorted(
-                (_ticket_view(t) for t in tickets[partner["id"]]),
-                key=lambda t: (len(t["ticket_id"]), t["ticket_id"]),
-            ),
-        }
-        for partner in partners
+        _full_view(partner, children, currencies, countries) for partner in partners
     ]
+
+
+def _children_by_partner(client: OdooClient, partner_ids: list[int]) -> ChildRows:
+    """One query per child model for all accounts, grouped by account partner."""
+    return {
+        name: _by_partner(
+            client.search_read(
+                model,
+                [(partner_field, "in", partner_ids), (business_id, "!=", False)],
+                fields,
+            ),
+            partner_field,
+        )
+        for name, (model, partner_field, business_id, fields) in CHILD_QUERIES.items()
+    }
+
+
+def _full_view(
+    partner: dict[str, Any],
+    children: ChildRows,
+    currencies: dict[int, str],
+    countries: dict[int, str],
+) -> dict[str, Any]:
+    def rows(name: str) -> list[dict[str, Any]]:
+        return children[name][partner["id"]]
+
+    return {
+        **_account_view(partner, countries),
+        "contacts": sorted(
+            map(_contact_view, rows("contacts")), key=lambda c: c["crm_contact_id"]
+        ),
+        "subscriptions": sorted(
+            (_subscription_view(s, currencies) for s in rows("subscriptions")),
+            key=lambda s: s["subscription_id"],
+        ),
+        "invoices": sorted(
+            (_invoice_view(i, currencies) for i in rows("invoices")),
+            key=lambda i: (i["number"] or "", i["invoice_id"]),
+        ),
+        "usage": _usage_view(rows("usage")),
+        "tickets": sorted(
+            map(_ticket_view, rows("tickets")),
+            key=lambda t: (len(t["ticket_id"]), t["ticket_id"]),
+        ),
+    }
 
 
 def _account_view(partner: dict[str, Any], countries: dict[int, str]) -> dict[str, Any]:
