@@ -1,8 +1,8 @@
 """Structured logs: one line per event of interest, with the current trace and span ids.
 
 On a terminal lines are compact text; otherwise (files, CI, containers) each line is a
-JSON object. Values of fields whose names suggest secrets or personal data are redacted by
-one policy (``redact``), so a careless ``extra={"email": ...}`` never reaches the log.
+JSON object. Fields are passed through the shared redaction policy
+(``telemetry.redaction``), so a careless ``extra={"email": ...}`` never reaches the log.
 """
 
 from __future__ import annotations
@@ -15,38 +15,13 @@ from typing import Any
 
 from opentelemetry import trace
 
-SENSITIVE_FIELD_MARKERS = (
-    "password",
-    "secret",
-    "api_key",
-    "apikey",
-    "token",
-    "authorization",
-    "email",
-    "phone",
-    "name",
-)
+from telemetry.redaction import redact
+
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "taskName",
 }
-_SAFE_NAME_FIELDS = {
-    "topic_name",
-    "model_name",
-    "event_name",
-    "source_name",
-    "logger_name",
-}
-
-
-def redact(field: str, value: Any) -> Any:
-    lowered = field.lower()
-    if lowered in _SAFE_NAME_FIELDS:
-        return value
-    if any(marker in lowered for marker in SENSITIVE_FIELD_MARKERS):
-        return "[redacted]"
-    return value
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

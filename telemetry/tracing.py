@@ -62,18 +62,27 @@ def _otlp_exporter() -> SpanExporter | None:
     return OTLPSpanExporter()
 
 
-def configure_tracing(service_name: str, spans_file: Path | None) -> None:
-    """Install the global tracer provider once per process."""
-    global _configured
-    if _configured:
-        return
+def build_tracer_provider(service_name: str, spans_file: Path | None) -> TracerProvider:
+    """A provider exporting with OTLP when configured, else to ``spans_file``.
+
+    For code that must not touch the process-wide provider (a job that runs a stage
+    in-process next to others, tests); ``provider.shutdown()`` flushes its spans.
+    """
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     exporter = _otlp_exporter()
     if exporter is None and spans_file is not None:
         exporter = JsonLinesSpanExporter(spans_file)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    return provider
+
+
+def configure_tracing(service_name: str, spans_file: Path | None) -> None:
+    """Install the global tracer provider once per process."""
+    global _configured
+    if _configured:
+        return
+    trace.set_tracer_provider(build_tracer_provider(service_name, spans_file))
     _configured = True
 
 
