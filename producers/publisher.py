@@ -29,6 +29,8 @@ from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import producer_config
 from pipeline.settings import Settings
 from producers.exceptions import PublishError
+from telemetry.metrics import count_event_out, count_reject
+from telemetry.span_attributes import business_event_attributes, kafka_send_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +121,8 @@ class EventPublisher:
             context=parent_context,
             kind=SpanKind.PRODUCER,
             attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": topic,
-                "pipeline.event_id": str(event.get("event_id")),
+                **kafka_send_attributes(topic, key),
+                **business_event_attributes(event),
             },
         ):
             carrier: dict[str, str] = {}
@@ -129,12 +130,14 @@ class EventPublisher:
             traced = {**event, "trace_context": carrier}
             value = self._codec.encode(BUSINESS_EVENT_SUBJECT, traced)
             headers = [(name, text.encode()) for name, text in carrier.items()]
+            count_event_out(TRACER_NAME, topic, str(event.get("event_type")))
             return self._produce(topic, key, value, headers)
 
     def publish_rejection(self, record: dict[str, Any]) -> DeliveryTicket:
         """Produce a RejectedInput to the ingest dead-letter topic, keyed by source name."""
         topic = self._topics.ingest_deadletter
         value = self._codec.encode(REJECTED_INPUT_SUBJECT, record)
+        count_reject(str(record["source_name"]), str(record.get("reason")))
         return self._produce(topic, str(record["source_name"]), value, [])
 
     def _produce(
