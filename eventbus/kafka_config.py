@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pipeline.settings import KafkaSettings
 
+# librdkafka's own log lines (connection refused, coordinator moves...) go through this
+# logger, so they come out as structured lines like everything else instead of raw stderr.
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+
 
 def _security(kafka: KafkaSettings) -> dict[str, Any]:
-    config: dict[str, Any] = {"security.protocol": kafka.security_protocol}
+    config: dict[str, Any] = {
+        "security.protocol": kafka.security_protocol,
+        "logger": LIBRDKAFKA_LOGGER,
+    }
     if kafka.sasl_mechanism:
         config["sasl.mechanism"] = kafka.sasl_mechanism
         config["sasl.username"] = kafka.sasl_username or ""

@@ -34,7 +34,9 @@ logger = logging.getLogger("pipeline")
 
 @app.callback()
 def main(
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")
+    ] = "INFO",
 ) -> None:
     configure_logging(log_level.upper())
 
@@ -48,10 +50,12 @@ def show_settings() -> None:
 @app.command("demo")
 def demo(
     corpus: Annotated[
-        Path, typer.Option(help="Corpus directory (billing/, product/, helpdesk/, crm/).")
+        Path,
+        typer.Option(help="Corpus directory (billing/, product/, helpdesk/, crm/)."),
     ] = Path("../shared/samples"),
     state_dir: Annotated[
-        Path, typer.Option(help="Where the demo keeps Kafka data, the Odoo database, logs.")
+        Path,
+        typer.Option(help="Where the demo keeps Kafka data, the Odoo database, logs."),
     ] = Path(".state/demo"),
     keep_running: Annotated[
         bool, typer.Option(help="Leave Kafka and the stand-in running afterwards.")
@@ -59,12 +63,20 @@ def demo(
 ) -> None:
     """Start Kafka and the Odoo stand-in, run every stage on CORPUS, print a summary and
     compare Odoo's end state with the corpus's expected.json (exit 1 on any difference)."""
-    from pipeline.demo import run_demo
+    from pipeline.demo import CorpusError, run_demo
 
-    if not corpus.is_dir():
+    if not corpus.exists():
         typer.echo(f"error: corpus directory {corpus} does not exist", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(run_demo(corpus, state_dir, keep_running=keep_running))
+    if not corpus.is_dir():
+        typer.echo(f"error: {corpus} is not a directory", err=True)
+        raise typer.Exit(2)
+    try:
+        status = run_demo(corpus, state_dir, keep_running=keep_running)
+    except CorpusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(status)
 
 
 @kafka_app.command("start")
@@ -72,7 +84,9 @@ def kafka_start(
     data_dir: Annotated[Path, typer.Option(help="Broker storage and logs.")] = Path(
         ".state/kafka"
     ),
-    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: free).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port on 127.0.0.1 (default: free).")
+    ] = None,
 ) -> None:
     """Fetch the broker from Maven Central (once), format storage, start it in the
     background and print its bootstrap address."""
@@ -116,14 +130,27 @@ def standin(
     """Run the Odoo-protocol stand-in (development only: it is not Odoo) with the
     database name and API key from the PIPELINE_ODOO__* settings."""
     import os
-    import subprocess
 
     odoo = load_settings().odoo
-    command = [sys.executable, "-m", "odoo_standin", "--db", str(db), "--host", "127.0.0.1",
-               "--port", str(port), "--database", odoo.database, "--login", odoo.login]
+    command = [
+        sys.executable,
+        "-m",
+        "odoo_standin",
+        "--db",
+        str(db),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database",
+        odoo.database,
+        "--login",
+        odoo.login,
+    ]
     # The key travels in the environment, not argv, so `ps` does not show it.
     env = {**os.environ, "ODOO_STANDIN_API_KEY": odoo.api_key.get_secret_value()}
-    raise typer.Exit(subprocess.call(command, env=env))
+    # Become the server process, so signals sent to this command reach the server.
+    os.execvpe(command[0], command, env)
 
 
 def _mount_stage_commands() -> None:

@@ -33,7 +33,7 @@ from devstack.local_kafka import LocalKafka, free_port
 from eventbus.avro_codec import AvroCodec
 from eventbus.topic_admin import ensure_topics
 from eventbus.topics import Topics
-from pipeline.end_state_check import Difference, compare_end_state
+from pipeline.end_state_check import Difference, compare_end_state, compare_input_lines
 from pipeline.idle_wait import GroupWatch, wait_until_idle
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_all
@@ -49,10 +49,16 @@ class DemoProcesses:
 
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
+    def start(
+        self, name: str, command: list[str], env: dict[str, str], log: Path
+    ) -> None:
         handle = log.open("ab")
         self.running[name] = subprocess.Popen(
-            command, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         logger.info("started %s (pid %s), log %s", name, self.running[name].pid, log)
 
@@ -80,6 +86,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "PIPELINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "PIPELINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "PIPELINE_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "PIPELINE_KAFKA__REPLICATION_FACTOR": str(settings.kafka.replication_factor),
         "PIPELINE_ODOO__URL": settings.odoo.url,
         "PIPELINE_ODOO__DATABASE": settings.odoo.database,
         "PIPELINE_ODOO__PROTOCOL": settings.odoo.protocol,
@@ -97,15 +104,22 @@ def wait_for_standin(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/web/webclient/version_info", timeout=2).status_code < 500:
+            if (
+                httpx.get(f"{url}/web/webclient/version_info", timeout=2).status_code
+                < 500
+            ):
                 return
         except httpx.TransportError:
             pass
         try:
             response = httpx.post(
                 f"{url}/jsonrpc",
-                json={"jsonrpc": "2.0", "method": "call", "id": 1,
-                      "params": {"service": "common", "method": "version", "args": []}},
+                json={
+                    "jsonrpc": "2.0",
+                    "method": "call",
+                    "id": 1,
+                    "params": {"service": "common", "method": "version", "args": []},
+                },
                 timeout=2,
             )
             if response.status_code == 200:
@@ -113,7 +127,9 @@ def wait_for_standin(url: str, timeout: float = 30.0) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"the Odoo stand-in did not answer at {url} within {timeout:.0f}s")
+    raise RuntimeError(
+        f"the Odoo stand-in did not answer at {url} within {timeout:.0f}s"
+    )
 
 
 def collect_rejections_and_duplicates(
@@ -135,66 +151,112 @@ def collect_rejections_and_duplicates(
         if notice["kind"] != "duplicate" or notice["source_system"] == "crm":
             continue
         delivery, first = notice.get("delivery"), notice.get("first_delivery")
-        duplicates.append({
-            "file": delivery["source_name"] if delivery else None,
-            "line": delivery["position"] if delivery else None,
-            "event_id": notice["event_id"],
-            "first_line": first["position"] if first else None,
-        })
+        duplicates.append(
+            {
+                "file": delivery["source_name"] if delivery else None,
+                "line": delivery["position"] if delivery else None,
+                "event_id": notice["event_id"],
+                "first_line": first["position"] if first else None,
+            }
+        )
     return rejected, duplicates
 
 
 def print_summary(
-    ingest_report: Any, rejected: list, duplicates: list, accounts: list, records: Counter
+    ingest_report: Any,
+    rejected: list,
+    duplicates: list,
+    accounts: list,
+    records: Counter,
 ) -> None:
     print("\n=== pipeline summary ===")
     print(f"events in (accepted lines):  {ingest_report.accepted}")
     print(f"rejected (dead-lettered):    {len(rejected)}")
     print(f"duplicates dropped:          {len(duplicates)}")
     print(f"accounts in Odoo:            {len(accounts)}")
-    print("Odoo records written:        " + ", ".join(
-        f"{model}={count}" for model, count in sorted(records.items())))
+    print(
+        "Odoo records written:        "
+        + ", ".join(f"{model}={count}" for model, count in sorted(records.items()))
+    )
 
 
 def count_odoo_records(client: Any) -> Counter:
     counts: Counter = Counter()
-    for model in ("res.partner", "sale.order", "account.move", "helpdesk.ticket",
-                  "x_product_usage"):
+    for model in (
+        "res.partner",
+        "sale.order",
+        "account.move",
+        "helpdesk.ticket",
+        "x_product_usage",
+    ):
         counts[model] = client.search_count(model, [])
     return counts
 
 
-def run_demo(corpus_dir: Path, state_dir: Path, keep_running: bool = False) -> int:
-    """Run the whole pipeline on ``corpus_dir``; return the process exit status."""
+def run_demo(
+    corpus_dir: Path,
+    state_dir: Path,
+    keep_running: bool = False,
+    *,
+    bootstrap: str | None = None,
+    replication_factor: int = 1,
+) -> int:
+    """Run the whole pipeline on ``corpus_dir``; return the process exit status.
+
+    ``bootstrap`` names an already running cluster to use instead of starting a local
+    broker (it is then neither started nor stopped here); ``replication_factor`` is
+    what the topics get on it.
+    """
     from producers.ingest import ingest_corpus
     from sinks.odoo import make_client
     from sinks.odoo_state import read_account_views
 
     corpus_dir = corpus_dir.resolve()
+    expected = load_expected(corpus_dir)
     if state_dir.exists():
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
-    broker = LocalKafka(data_dir=state_dir / "kafka")
+    broker = None if bootstrap else LocalKafka(data_dir=state_dir / "kafka")
     processes = DemoProcesses()
     started = time.monotonic()
     try:
         # 1. infrastructure
         logger.info("step 1/7: starting Kafka and the Odoo stand-in")
-        bootstrap = broker.start()
+        if broker is not None:
+            bootstrap = broker.start()
         standin_port = free_port()
         settings = Settings(
-            kafka={"bootstrap_servers": bootstrap, "partitions": 3},
-            odoo={"url": f"http://127.0.0.1:{standin_port}", "database": "demo",
-                  "api_key": STANDIN_API_KEY},
+            kafka={
+                "bootstrap_servers": bootstrap,
+                "partitions": 3,
+                "replication_factor": replication_factor,
+            },
+            odoo={
+                "url": f"http://127.0.0.1:{standin_port}",
+                "database": "demo",
+                "api_key": STANDIN_API_KEY,
+            },
             processors={"state_dir": state_dir / "processors", "web_port": free_port()},
             tracing={"spans_file": state_dir / "spans.jsonl"},
         )
         env = settings_environment(settings)
         processes.start(
             "odoo-standin",
-            [sys.executable, "-m", "odoo_standin", "--db", str(state_dir / "odoo.sqlite"),
-             "--host", "127.0.0.1", "--port", str(standin_port), "--database", "demo",
-             "--login", settings.odoo.login],
+            [
+                sys.executable,
+                "-m",
+                "odoo_standin",
+                "--db",
+                str(state_dir / "odoo.sqlite"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(standin_port),
+                "--database",
+                "demo",
+                "--login",
+                settings.odoo.login,
+            ],
             {**env, "ODOO_STANDIN_API_KEY": STANDIN_API_KEY},
             state_dir / "odoo-standin.log",
         )
@@ -204,7 +266,9 @@ def run_demo(corpus_dir: Path, state_dir: Path, keep_running: bool = False) -> i
         logger.info("step 2/7: creating topics, starting processors and sink")
         ensure_topics(settings)
         cli = [sys.executable, "-m", "pipeline.cli"]
-        processes.start("processors", [*cli, "process"], env, state_dir / "processors.log")
+        processes.start(
+            "processors", [*cli, "process"], env, state_dir / "processors.log"
+        )
         processes.start("odoo-sink", [*cli, "sink"], env, state_dir / "sink.log")
 
         # 3. ingest
@@ -216,9 +280,13 @@ def run_demo(corpus_dir: Path, state_dir: Path, keep_running: bool = False) -> i
         topics = Topics(settings.kafka.topic_prefix)
         wait_until_idle(
             bootstrap,
-            [GroupWatch(settings.processors.app_id, [*topics.source_topics,
-                                                     topics.deduplicated]),
-             GroupWatch(settings.sink.group_id, [topics.enriched])],
+            [
+                GroupWatch(
+                    settings.processors.app_id,
+                    [*topics.source_topics, topics.deduplicated],
+                ),
+                GroupWatch(settings.sink.group_id, [topics.enriched]),
+            ],
             still_running=processes.crashed,
         )
 
@@ -230,9 +298,10 @@ def run_demo(corpus_dir: Path, state_dir: Path, keep_running: bool = False) -> i
         rejected, duplicates = collect_rejections_and_duplicates(settings)
 
         # 6. summary and comparison
+        logger.info("step 6/7: comparing the end state with the corpus's expected.json")
         print_summary(ingest_report, rejected, duplicates, accounts, records)
         print(f"wall time: {time.monotonic() - started:.1f}s")
-        return report_comparison(corpus_dir, accounts, rejected, duplicates)
+        return report_comparison(corpus_dir, expected, accounts, rejected, duplicates)
     finally:
         # 7. stop what we started
         if keep_running:
@@ -240,20 +309,43 @@ def run_demo(corpus_dir: Path, state_dir: Path, keep_running: bool = False) -> i
         else:
             logger.info("step 7/7: stopping processes and Kafka")
             processes.stop_all()
-            broker.stop()
+            if broker is not None:
+                broker.stop()
+
+
+class CorpusError(Exception):
+    """The corpus directory cannot be used as given."""
+
+
+def load_expected(corpus_dir: Path) -> dict[str, Any] | None:
+    """The corpus's expected.json, checked before anything starts (None when absent)."""
+    expected_file = corpus_dir / "expected.json"
+    if not expected_file.is_file():
+        return None
+    try:
+        expected = json.loads(expected_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{expected_file} is not valid JSON: {exc}") from exc
+    if not isinstance(expected, dict) or not isinstance(expected.get("accounts"), list):
+        raise CorpusError(f"{expected_file} has no 'accounts' list")
+    return expected
 
 
 def report_comparison(
-    corpus_dir: Path, accounts: list, rejected: list, duplicates: list
+    corpus_dir: Path,
+    expected: dict[str, Any] | None,
+    accounts: list,
+    rejected: list,
+    duplicates: list,
 ) -> int:
     expected_file = corpus_dir / "expected.json"
-    if not expected_file.is_file():
+    if expected is None:
         print("no expected.json in the corpus: nothing to compare")
         return 0
-    expected = json.loads(expected_file.read_text())
-    differences: list[Difference] = compare_end_state(
-        expected, accounts, rejected, duplicates
-    )
+    differences: list[Difference] = [
+        *compare_input_lines(corpus_dir, expected),
+        *compare_end_state(expected, accounts, rejected, duplicates),
+    ]
     if not differences:
         print(f"end state matches {expected_file} exactly")
         return 0

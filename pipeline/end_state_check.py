@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 SOURCE_ID_FIELDS = (
@@ -141,7 +142,9 @@ def compare_line_sets(
         Difference(f"{kind}{dict(zip(fields, row, strict=True))}", "present", "missing")
         for row in sorted(want - got, key=str)
     ] + [
-        Difference(f"{kind}{dict(zip(fields, row, strict=True))}", "absent", "unexpected")
+        Difference(
+            f"{kind}{dict(zip(fields, row, strict=True))}", "absent", "unexpected"
+        )
         for row in sorted(got - want, key=str)
     ]
 
@@ -168,3 +171,26 @@ def compare_end_state(
             ("file", "line", "event_id", "first_line"),
         ),
     ]
+
+
+def physical_line_count(path: Path) -> int:
+    """Lines as a text editor counts them: a last line without a newline still counts."""
+    data = path.read_bytes()
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def compare_input_lines(
+    corpus_dir: Path, expected: Mapping[str, Any]
+) -> list[Difference]:
+    """The corpus files must be the ones ``expected.json`` was written for: a file with
+    fewer or more lines than it declares makes every other comparison doubtful."""
+    declared = (expected.get("totals") or {}).get("input_lines") or {}
+    differences = []
+    for relative, lines in sorted(declared.items()):
+        path = corpus_dir / relative
+        actual = physical_line_count(path) if path.is_file() else "missing file"
+        if actual != lines:
+            differences.append(
+                Difference(f"totals.input_lines[{relative}]", lines, actual)
+            )
+    return differences

@@ -30,11 +30,13 @@ class LagProbe:
 
     def __init__(self, bootstrap_servers: str, watch: GroupWatch) -> None:
         self.watch = watch
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": watch.group_id,
-            "enable.auto.commit": False,
-        })
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": watch.group_id,
+                "enable.auto.commit": False,
+            }
+        )
 
     def lag(self) -> int | None:
         """Records on the watched topics not yet committed by the group, or None while

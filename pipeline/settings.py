@@ -120,8 +120,41 @@ class ProcessorSettings(BaseModel):
 
 class SinkSettings(BaseModel):
     group_id: str = "odoo-sink"
-    batch_max_records: int = 200
+    batch_max_records: int = Field(
+        default=200, description="Most records gathered into one batch of writes."
+    )
     poll_timeout_seconds: float = 1.0
+    batching: bool = Field(
+        default=True,
+        description="Batch Odoo calls per poll; false applies one record at a time.",
+    )
+    flush_interval_seconds: float = Field(
+        default=0.2,
+        description="How long a batch keeps gathering records after its first one.",
+    )
+    retry_seconds: float = Field(
+        default=60.0,
+        description="How long one batch keeps retrying a transiently failing Odoo "
+        "before its partitions are paused.",
+    )
+    outage_pause_seconds: float = Field(
+        default=5.0,
+        description="First pause of partitions while Odoo is unavailable; doubles "
+        "up to outage_pause_max_seconds.",
+    )
+    outage_pause_max_seconds: float = 60.0
+    field_ownership_file: Path | None = Field(
+        default=None,
+        description="TOML file saying which source owns which Odoo field; unset "
+        "uses deploy/field_ownership.toml of the repository.",
+    )
+    audit_mask_personal_data: bool = Field(
+        default=True,
+        description="Mask e-mails, phones and names in audit events.",
+    )
+    instance_id: str = Field(
+        default="", description="Names this sink in audit events (default host:pid)."
+    )
 
 
 class TracingSettings(BaseModel):

@@ -11,7 +11,9 @@ from eventbus.kafka_config import consumer_config
 from pipeline.settings import KafkaSettings
 
 
-def read_all(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> Iterator[Message]:
+def read_all(
+    kafka: KafkaSettings, topic: str, timeout: float = 10.0
+) -> Iterator[Message]:
     """Yield every record of ``topic`` up to the end offsets seen when the call starts."""
     config = consumer_config(kafka, f"reader-{uuid.uuid4().hex[:8]}", "topic-reader")
     consumer = Consumer(config)
@@ -34,7 +36,9 @@ def read_all(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> Iterato
         while ends:
             message = consumer.poll(timeout)
             if message is None:
-                raise TimeoutError(f"reading {topic} stalled with {ends} still to reach")
+                raise TimeoutError(
+                    f"reading {topic} stalled with {ends} still to reach"
+                )
             if message.error():
                 continue
             yield message
