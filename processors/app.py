@@ -30,7 +30,14 @@ from processors.correlate import ENRICHED, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
 from processors.exceptions import UnreadableRecord
 from processors.notices import duplicate_notice
-from processors.tracing import as_headers, stage_span
+from processors.tracing import (
+    as_headers,
+    record_attributes,
+    record_correlation,
+    record_duplicate,
+    record_passed,
+    stage_span,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +149,14 @@ def _add_deduplicate(
             if event is None:
                 continue
             with stage_span(
-                "deduplicate", message.headers, event.get("trace_context")
+                "deduplicate",
+                message.headers,
+                event.get("trace_context"),
+                record_attributes(message, event, settings.processors.app_id),
             ) as trace_context:
                 verdict = ledger.check(event, shard=message.partition)
                 if isinstance(verdict, Duplicate):
+                    record_duplicate(event)
                     notice = duplicate_notice(
                         event, verdict.first_delivery, _micros_now()
                     )
@@ -155,6 +166,7 @@ def _add_deduplicate(
                         headers=as_headers(trace_context),
                     )
                 else:
+                    record_passed(event, topics.deduplicated.get_topic_name())
                     await topics.deduplicated.send(
                         key=message.key,
                         value=message.value,
@@ -195,9 +207,13 @@ def _add_correlate(
             if event is None:
                 continue
             with stage_span(
-                "correlate", message.headers, event.get("trace_context")
+                "correlate",
+                message.headers,
+                event.get("trace_context"),
+                record_attributes(message, event, settings.processors.app_id),
             ) as trace_context:
                 outputs = _correlated(correlator, event, message)
+                record_correlation(event, outputs, topics.enriched.get_topic_name())
                 for role, key, value in outputs:
                     await _publish(codec, topics, role, key, value, trace_context)
             yield event["event_id"]
