@@ -39,10 +39,12 @@ def process() -> None:
     PROCESSORS__WEB_PORT, PROCESSORS__DEDUP_RETENTION_DAYS.
     """
     from processors.worker import run_worker
+    from telemetry.metrics_endpoint import serve_metrics
     from telemetry.tracing import configure_tracing, shutdown_tracing
 
     settings = load_settings()
     configure_tracing("processors", settings.tracing.spans_file)
+    serve_metrics("processors")
     try:
         run_worker(settings)
     finally:

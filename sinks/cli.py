@@ -40,10 +40,15 @@ def run_sink(
     """Consume the enriched topic into Odoo, committing only what Odoo accepted."""
     from sinks.consumer import OdooSink
     from sinks.odoo import make_client
+    from sinks.odoo.traced_client import TracedOdooClient
+    from telemetry.metrics_endpoint import serve_metrics
+    from telemetry.tracing import configure_tracing, shutdown_tracing
 
     settings = load_settings()
     logger.info("settings %s", json.dumps(settings.redacted()))
-    client = make_client(settings.odoo)
+    configure_tracing("odoo-sink", settings.tracing.spans_file)
+    serve_metrics("odoo-sink")
+    client = TracedOdooClient(make_client(settings.odoo), settings.odoo.url)
     sink = OdooSink(settings, client)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -56,6 +61,7 @@ def run_sink(
         stats = sink.run(stop_when_idle_seconds=until_idle)
     finally:
         client.close()
+        shutdown_tracing()
     typer.echo(json.dumps(stats.summary(), indent=2))
 
 
