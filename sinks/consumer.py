@@ -52,6 +52,7 @@ from pipeline.settings import Settings
 from sinks.odoo import OdooError, OdooPermanentError
 from sinks.odoo_writer import OdooWriter, WriteAction, WriteOutcome
 from sinks.record_mapping import UnmappableRecord
+from telemetry.metrics import count_odoo_retry
 
 if TYPE_CHECKING:
     from sinks.odoo.client import OdooClient
@@ -276,6 +277,7 @@ class RecordApplier:
     @staticmethod
     def _log_retry(retry_state: RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
+        count_odoo_retry(type(error).__name__)
         logger.warning(
             "odoo unavailable (%s); retrying attempt=%d in %.1fs",
             type(error).__name__,
