@@ -33,6 +33,12 @@ from devstack.local_kafka import LocalKafka, free_port
 from eventbus.avro_codec import AvroCodec
 from eventbus.topic_admin import ensure_topics
 from eventbus.topics import Topics
+from pipeline.demo_telemetry import (
+    ingest_traced,
+    metrics_environment,
+    scrape_stage_metrics,
+    stage_metrics_ports,
+)
 from pipeline.end_state_check import Difference, compare_end_state, compare_input_lines
 from pipeline.idle_wait import GroupWatch, wait_until_idle
 from pipeline.settings import Settings
@@ -207,7 +213,6 @@ def run_demo(
     broker (it is then neither started nor stopped here); ``replication_factor`` is
     what the topics get on it.
     """
-    from producers.ingest import ingest_corpus
     from sinks.odoo import make_client
     from sinks.odoo_state import read_account_views
 
@@ -239,7 +244,8 @@ def run_demo(
             processors={"state_dir": state_dir / "processors", "web_port": free_port()},
             tracing={"spans_file": state_dir / "spans.jsonl"},
         )
-        env = settings_environment(settings)
+        metrics_ports = stage_metrics_ports()
+        env = {**settings_environment(settings), **metrics_environment(metrics_ports)}
         processes.start(
             "odoo-standin",
             [
@@ -273,7 +279,7 @@ def run_demo(
 
         # 3. ingest
         logger.info("step 3/7: ingesting %s", corpus_dir)
-        ingest_report = ingest_corpus(corpus_dir, settings)
+        ingest_report = ingest_traced(corpus_dir, settings)
 
         # 4. drain
         logger.info("step 4/7: waiting for processors and sink to catch up")
@@ -296,6 +302,7 @@ def run_demo(
             accounts = read_account_views(client)
             records = count_odoo_records(client)
         rejected, duplicates = collect_rejections_and_duplicates(settings)
+        scrape_stage_metrics(metrics_ports, state_dir / "metrics")
 
         # 6. summary and comparison
         logger.info("step 6/7: comparing the end state with the corpus's expected.json")

@@ -1,8 +1,9 @@
 """Serving a process's metrics for Prometheus on 127.0.0.1, one port per process.
 
-Settings: ``PIPELINE_METRICS__PORT`` (this process's port; unset takes the default of
-its service below), ``PIPELINE_METRICS__HOST`` (loopback by default) and
-``PIPELINE_METRICS__ENABLED``. A port that is taken is logged and metrics stay off: a
+Settings: ``PIPELINE_METRICS__PORT`` (this process's port), else
+``PIPELINE_METRICS__PORTS`` (JSON mapping of service name to port, so one environment
+can serve several processes), else the default of the service below;
+``PIPELINE_METRICS__HOST`` (loopback by default) and ``PIPELINE_METRICS__ENABLED``. A port that is taken is logged and metrics stay off: a
 stage never stops because its metrics cannot be served.
 """
 
@@ -15,6 +16,7 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import start_http_server
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,12 @@ class MetricsSettings(BaseSettings):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int | None = None
+    ports: dict[str, int] = Field(default_factory=dict)
+
+    def port_of(self, service_name: str) -> int:
+        if self.port is not None:
+            return self.port
+        return self.ports.get(service_name, DEFAULT_PORTS.get(service_name, 0))
 
 
 def serve_metrics(service_name: str, settings: MetricsSettings | None = None) -> int:
