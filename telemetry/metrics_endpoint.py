@@ -51,11 +51,7 @@ def serve_metrics(service_name: str, settings: MetricsSettings | None = None) ->
     settings = settings or MetricsSettings()
     if _served or not settings.enabled:
         return 0
-    port = (
-        settings.port
-        if settings.port is not None
-        else DEFAULT_PORTS.get(service_name, 0)
-    )
+    port = settings.port_of(service_name)
     if not port:
         return 0
     try:
