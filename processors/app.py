@@ -29,6 +29,7 @@ from pipeline.settings import Settings
 from processors.correlate import ENRICHED, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
 from processors.exceptions import UnreadableRecord
+from processors.health_views import add_health_views
 from processors.notices import duplicate_notice
 from processors.tracing import (
     as_headers,
@@ -114,6 +115,7 @@ def build_app(settings: Settings) -> faust.App:
     codec = AvroCodec(settings.kafka.schema_registry_url)
     _add_deduplicate(app, settings, topics, codec)
     _add_correlate(app, settings, topics, codec)
+    add_health_views(app, settings)
     return app
 
 

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pipeline.health import Readiness, health_routes, kafka_check
 from pipeline.settings import Settings
 from producers.business_event import Delivery
 from producers.exceptions import PublishError
@@ -64,7 +65,8 @@ def build_webhook_app(
     clock: Callable[[], float] = time.time,
     ack_timeout: float = ACK_TIMEOUT_SECONDS,
 ) -> Starlette:
-    """A Starlette app with ``POST /webhooks/{billing,product,helpdesk}``."""
+    """A Starlette app with ``POST /webhooks/{billing,product,helpdesk}`` and the
+    ``GET /health/live``, ``/health/ready`` probes (``pipeline.health``)."""
     positions = itertools.count(1)
     max_bytes = settings.ingest.max_line_bytes
 
@@ -127,4 +129,5 @@ def build_webhook_app(
         return Route(path, receive, methods=["POST"])
 
     routes = [endpoint(name, source) for name, source in WEBHOOK_SOURCES.items()]
+    routes += health_routes(Readiness({"kafka": kafka_check(settings.kafka)}))
     return Starlette(routes=routes)

@@ -36,8 +36,20 @@ def run_sink(
             "Without it the sink runs until SIGTERM or Ctrl-C.",
         ),
     ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve GET /health/live and /health/ready at this port "
+            "(ready: Kafka and Odoo answer). Without it no probe server runs.",
+        ),
+    ] = None,
+    health_host: Annotated[
+        str,
+        typer.Option(help="Address of the probe server (0.0.0.0 in a container)."),
+    ] = "127.0.0.1",
 ) -> None:
     """Consume the enriched topic into Odoo, committing only what Odoo accepted."""
+    from pipeline.health import HealthServer, Readiness, kafka_check, odoo_check
     from sinks.consumer import OdooSink
     from sinks.odoo import make_client
     from sinks.odoo.traced_client import TracedOdooClient
@@ -57,9 +69,19 @@ def run_sink(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    health = None
+    if health_port is not None:
+        checks = {
+            "kafka": kafka_check(settings.kafka),
+            "odoo": odoo_check(settings.odoo),
+        }
+        health = HealthServer(health_host, health_port, Readiness(checks))
+        health.start()
     try:
         stats = sink.run(stop_when_idle_seconds=until_idle)
     finally:
+        if health is not None:
+            health.stop()
         client.close()
         shutdown_tracing()
     typer.echo(json.dumps(stats.summary(), indent=2))
