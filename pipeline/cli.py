@@ -2,7 +2,7 @@
 
 Stages: ``ingest`` / ``webhooks`` (producers), ``process`` (Faust processors), ``sink`` /
 ``replay`` (Odoo sink). Operations: ``topics``, ``kafka``, ``standin``, ``settings``,
-``demo``.
+``demo``, ``trace``.
 """
 
 from __future__ import annotations
@@ -77,6 +77,50 @@ def demo(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     raise typer.Exit(status)
+
+
+@app.command("trace")
+def trace_event(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="An event id, a source object id or number (e.g. an invoice id or "
+            "invoice number), a canonical account id or an Odoo external id."
+        ),
+    ],
+    spans_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Spans written by the stages (default: PIPELINE_TRACING__SPANS_FILE; "
+            "the demo writes <state-dir>/spans.jsonl)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(help="Print at most this many traces, newest last.")
+    ] = 20,
+) -> None:
+    """Print the span tree of every business event matching QUERY, hop by hop, with
+    timings and each hop's outcome (exit 1 when nothing matches)."""
+    from telemetry.trace_view import (
+        TraceIndex,
+        final_outcomes,
+        load_spans,
+        matching_traces,
+        render_trace,
+    )
+
+    path = spans_file or load_settings().tracing.spans_file
+    index = TraceIndex.of(load_spans(path))
+    found = matching_traces(index, query)
+    if not found:
+        typer.echo(f"no trace in {path} matches {query!r}", err=True)
+        raise typer.Exit(1)
+    shown = found[-limit:]
+    typer.echo(f"{len(found)} trace(s) match {query!r}; showing {len(shown)}\n")
+    for trace_id in shown:
+        typer.echo("\n".join(render_trace(index, trace_id)))
+        outcomes = ", ".join(final_outcomes(index, trace_id)) or "none recorded"
+        typer.echo(f"  => outcome: {outcomes}\n")
 
 
 @kafka_app.command("start")
