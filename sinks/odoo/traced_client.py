@@ -36,14 +36,20 @@ CALL_PERMANENT_ERROR = "permanent_error"
 class TracedOdooClient(OdooClient):
     """Delegates every call to ``inner`` inside an ``odoo <model>.<method>`` span."""
 
-    def __init__(self, inner: OdooClient, url: str) -> None:
+    def __init__(
+        self,
+        inner: OdooClient,
+        url: str,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         self._inner = inner
         address = urlsplit(url)
         self._server = {
             "server.address": address.hostname or "",
             "server.port": address.port or (443 if address.scheme == "https" else 80),
         }
-        self._tracer = trace.get_tracer(TRACER_NAME)
+        provider = tracer_provider or trace.get_tracer_provider()
+        self._tracer = provider.get_tracer(TRACER_NAME)
 
     def execute(self, call: MethodCall) -> Any:
         with self._call_span(call.model, call.method):
@@ -72,6 +78,7 @@ class TracedOdooClient(OdooClient):
             kind=SpanKind.CLIENT,
             attributes=safe_attributes(attributes),
             record_exception=False,
+            set_status_on_exception=False,
         ) as span:
             try:
                 yield
