@@ -183,3 +183,29 @@ def _handler_for(readiness: Readiness) -> type[BaseHTTPRequestHandler]:
             return
 
     return HealthRequest
+
+
+def probe_main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.health --port N [--path P]``: exit 0 when the local probe
+    answers 200. For exec probes of a process that binds loopback only (Faust's web
+    server), where the orchestrator cannot reach the port from outside the container.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.health")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--path", choices=[LIVE_PATH, READY_PATH], default=READY_PATH)
+    args = parser.parse_args(argv)
+    try:
+        response = httpx.get(
+            f"http://127.0.0.1:{args.port}{args.path}", timeout=CHECK_TIMEOUT_SECONDS
+        )
+    except httpx.HTTPError as error:
+        print(f"{args.path}: {type(error).__name__}")
+        return 1
+    print(f"{args.path}: {response.status_code} {response.text}")
+    return 0 if response.status_code == 200 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(probe_main())
