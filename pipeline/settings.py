@@ -116,6 +116,16 @@ class ProcessorSettings(BaseModel):
         default_factory=lambda: list(DEFAULT_FREE_MAIL_DOMAINS)
     )
     web_port: int = 6066
+    usage_grace_days: float = Field(
+        default=7.0,
+        description="How long a UTC day of usage accepts late calls after it ends, "
+        "measured per workspace on the newest call time seen for it.",
+    )
+    output_journal_span: int = Field(
+        default=50_000,
+        description="Input offsets whose correlate outputs are kept for re-publishing "
+        "after a crash; must exceed the records processed between offset commits.",
+    )
 
 
 class SinkSettings(BaseModel):

@@ -52,10 +52,19 @@ from pipeline.settings import Settings
 from sinks.odoo import OdooError, OdooPermanentError
 from sinks.odoo_writer import OdooWriter, WriteAction, WriteOutcome
 from sinks.record_mapping import UnmappableRecord
+from sinks.record_tracing import (
+    describe_records,
+    finish_record_traces,
+    observe_poll,
+    start_record_traces,
+    writes_for,
+)
 from telemetry.metrics import count_odoo_retry
 
 if TYPE_CHECKING:
+    from sinks.audit import AuditEvent
     from sinks.odoo.client import OdooClient
+    from sinks.segment_applier import PollResult
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +144,13 @@ class SinkStats:
         default_factory=lambda: defaultdict(Counter)
     )
     dead_lettered: int = 0
+    # "model.field" -> how many writes of it were skipped: the source did not own it.
+    not_owned: Counter[str] = field(default_factory=Counter)
 
     def count(self, outcome: WriteOutcome) -> None:
         self.by_model[outcome.model][outcome.action.value] += 1
+        for name in outcome.skipped_fields:
+            self.not_owned[f"{outcome.model}.{name}"] += 1
 
     def total(self, action: WriteAction) -> int:
         return sum(counts[action.value] for counts in self.by_model.values())
@@ -170,6 +183,8 @@ class SinkStats:
             "skipped_stale": self.skipped_stale,
             "merged": self.merged,
             "dead_lettered": self.dead_lettered,
+            "skipped_not_owner": self.total(WriteAction.SKIPPED_NOT_OWNER),
+            "not_owned_fields": dict(sorted(self.not_owned.items())),
             "per_model": {model: dict(c) for model, c in sorted(self.by_model.items())},
         }
 
@@ -234,10 +249,25 @@ class RecordApplier:
 
         Raises ``OdooUnavailable`` when transient failures outlast the retry budget.
         """
-        event: dict[str, Any] | None = None
-        attempts = 0
         try:
             event = self.decode(value)
+        except PERMANENT_ERRORS as error:
+            return DeadLetter(
+                source=source,
+                error_class=type(error).__name__,
+                error_message=str(error),
+                attempts=1,
+                trace_id="",
+                event_id="",
+            )
+        return self.apply_event(source, event)
+
+    def apply_event(
+        self, source: RecordSource, event: dict[str, Any]
+    ) -> WriteOutcome | DeadLetter:
+        """Write one decoded record, or say why it must be dead-lettered."""
+        attempts = 0
+        try:
             for attempt in self._retrying():
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
@@ -249,12 +279,16 @@ class RecordApplier:
                 error_message=str(error),
                 attempts=max(attempts, 1),
                 trace_id=trace_id_of(event),
-                event_id=event["event_id"] if event else "",
+                event_id=event["event_id"],
             )
         except OdooError as error:
             # Transient (or unclassified) failures that outlasted the retry budget.
             raise OdooUnavailable(source, attempts, error) from error
         raise AssertionError("tenacity returned without an outcome")  # pragma: no cover
+
+    def retrying(self) -> Retrying:
+        """Retries of one Odoo step within this applier's budget."""
+        return self._retrying()
 
     def _retrying(self) -> Retrying:
         return Retrying(
@@ -338,17 +372,44 @@ class OdooSink:
         settings: Settings,
         client: OdooClient,
         *,
-        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        retry_seconds: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        from sinks.audit import AuditTopic, AuditTrail, PersonalDataMask
+        from sinks.batch_writer import BatchWriter
+        from sinks.field_ownership import FieldOwnership
+        from sinks.segment_applier import SegmentApplier
+
         self._settings = settings
         self._topics = Topics(settings.kafka.topic_prefix)
-        writer = OdooWriter(client, settings.odoo.xmlid_module)
+        writer = OdooWriter(
+            client,
+            settings.odoo.xmlid_module,
+            ownership=FieldOwnership.from_file(settings.sink.field_ownership_file),
+        )
         codec = AvroCodec(settings.kafka.schema_registry_url)
         self._applier = RecordApplier(
             writer,
             codec,
-            retry_seconds=retry_seconds,
+            retry_seconds=(
+                settings.sink.retry_seconds if retry_seconds is None else retry_seconds
+            ),
+            sleep=sleep,
             stop_requested=lambda: self._stopping,
+        )
+        batch_writer = (
+            BatchWriter(client, writer, settings.odoo.xmlid_module)
+            if settings.sink.batching
+            else None
+        )
+        self._segments = SegmentApplier(self._applier, batch_writer)
+        self._audit = AuditTrail(
+            settings.sink.instance_id,
+            PersonalDataMask(settings.sink.audit_mask_personal_data),
+        )
+        self._audit_topic = AuditTopic(settings, "odoo-sink-audit")
+        self._pause = OutagePause(
+            settings.sink.outage_pause_seconds, settings.sink.outage_pause_max_seconds
         )
         self._consumer = Consumer(
             consumer_config(settings.kafka, settings.sink.group_id, "odoo-sink")
@@ -357,6 +418,11 @@ class OdooSink:
         self._stopping = False
         self._last_activity = time.monotonic()
         self.stats = SinkStats()
+
+    @property
+    def paused(self) -> bool:
+        """Whether partitions are paused, waiting for Odoo to come back."""
+        return self._pause.active
 
     def stop(self) -> None:
         """Finish the current batch, commit it and return from ``run`` (SIGTERM)."""
@@ -377,11 +443,8 @@ class OdooSink:
         )
         try:
             while not self._stopping:
-                messages = self._consumer.consume(
-                    num_messages=self._settings.sink.batch_max_records,
-                    timeout=self._settings.sink.poll_timeout_seconds,
-                )
-                records = [m for m in messages if not self._is_error(m)]
+                self._resume_when_due()
+                records = self._gather()
                 if records:
                     self._last_activity = time.monotonic()
                     self._process_batch(records)
@@ -392,6 +455,7 @@ class OdooSink:
                     break
         finally:
             self._dead_letters.close()
+            self._audit_topic.close()
             self._consumer.close()
         logger.info("odoo sink stopped %s", _key_values(self.stats.summary()))
         return self.stats
@@ -403,8 +467,10 @@ class OdooSink:
         # 1. Apply records in offset order per partition; dead letters are produced.
         next_offsets = self._apply_batch(records, batch)
 
-        # 2. Flush dead letters, so none is lost once its offset is committed.
+        # 2. Flush dead letters and audit events, so none is lost once its offset
+        #    is committed.
         self._dead_letters.flush()
+        self._audit_topic.flush()
 
         # 3. Commit, per partition, the offset after the last finished record.
         if next_offsets:
@@ -418,39 +484,122 @@ class OdooSink:
         }
         logger.info("odoo sink batch %s", _key_values(counts))
 
+    def _gather(self) -> list[Message]:
+        """One batch: the first poll, then more until the size or interval is hit."""
+        sink = self._settings.sink
+        messages = self._consumer.consume(
+            num_messages=sink.batch_max_records, timeout=sink.poll_timeout_seconds
+        )
+        records = [m for m in messages if not self._is_error(m)]
+        if not records or not sink.batching:
+            return records
+        deadline = time.monotonic() + sink.flush_interval_seconds
+        while len(records) < sink.batch_max_records:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._consumer.consume(
+                num_messages=sink.batch_max_records - len(records), timeout=remaining
+            )
+            records.extend(m for m in more if not self._is_error(m))
+        return records
+
     def _apply_batch(
         self, records: list[Message], batch: SinkStats
     ) -> list[TopicPartition]:
+        from sinks.segment_applier import PendingRecord
+
+        pending = [
+            PendingRecord(RecordSource(m.topic(), m.partition(), m.offset()), m.value())
+            for m in records
+        ]
+        group, module = self._settings.sink.group_id, self._settings.odoo.xmlid_module
+        traces = start_record_traces(records, group)
+        describe_records(traces, records, self._applier.decode)
+        with writes_for(traces):
+            poll = self._segments.apply(pending)
+        finish_record_traces(traces, poll.results, module)
+        observe_poll(self._consumer, records, group)
+
         finished: dict[tuple[str, int], int] = {}
-        blocked: set[tuple[str, int]] = set()
-        for message in records:
+        for message, record, result, event in zip(
+            records, pending, poll.results, poll.events, strict=False
+        ):
             partition = (message.topic(), message.partition())
-            if partition in blocked:
-                continue
-            source = RecordSource(
-                message.topic(), message.partition(), message.offset()
-            )
-            try:
-                result = self._applier.apply(source, message.value())
-            except OdooUnavailable as unavailable:
-                logger.warning("%s; rewinding partition to retry it later", unavailable)
-                self._consumer.seek(TopicPartition(*partition, source.offset))
-                blocked.add(partition)
-                continue
             if isinstance(result, DeadLetter):
                 self._dead_letters.publish(message, result)
+                self._audit_topic.publish(self._audit.for_dead_letter(event, result))
                 batch.dead_lettered += 1
             else:
                 batch.count(result)
-            finished[partition] = source.offset + 1
+                self._audit_topic.publish(
+                    self._audit_of(record.source, poll, result, event)
+                )
+            finished[partition] = message.offset() + 1
+
+        if poll.unavailable is not None:
+            self._pause_unfinished(records[len(poll.results) :], poll.unavailable)
+        else:
+            self._pause.reset()
         return [TopicPartition(t, p, offset) for (t, p), offset in finished.items()]
+
+    def _audit_of(
+        self,
+        source: RecordSource,
+        poll: PollResult,
+        outcome: WriteOutcome,
+        event: dict[str, Any] | None,
+    ) -> AuditEvent:
+        change = self._segments.change_of(poll, event)
+        if change is None:
+            return self._audit.for_outcome(source, event, outcome)
+        return self._audit.for_outcome(
+            source, event, outcome, change.before, change.values
+        )
+
+    def _pause_unfinished(
+        self, unfinished: list[Message], unavailable: OdooUnavailable
+    ) -> None:
+        """Rewind each partition to its first unwritten record and stop fetching it.
+
+        Nothing after that record is committed; the partitions resume after a pause
+        that doubles while Odoo stays unavailable, and the backlog drains in order.
+        """
+        first: dict[tuple[str, int], int] = {}
+        for message in unfinished:
+            first.setdefault((message.topic(), message.partition()), message.offset())
+        partitions = [TopicPartition(t, p, offset) for (t, p), offset in first.items()]
+        for partition in partitions:
+            self._consumer.seek(partition)
+        self._consumer.pause(partitions)
+        pause_seconds = self._pause.paused(partitions)
+        logger.warning(
+            "%s; paused partitions=%s, resume in %.1fs",
+            unavailable,
+            sorted(p.partition for p in partitions),
+            pause_seconds,
+        )
+
+    def _resume_when_due(self) -> None:
+        partitions = self._pause.due()
+        if partitions:
+            self._consumer.resume(partitions)
+            logger.info(
+                "resumed partitions=%s to try Odoo again",
+                sorted(p.partition for p in partitions),
+            )
 
     def _merge_stats(self, batch: SinkStats) -> None:
         for model, counts in batch.by_model.items():
             self.stats.by_model[model].update(counts)
         self.stats.dead_lettered += batch.dead_lettered
+        self.stats.not_owned.update(batch.not_owned)
 
     def _idle_for(self, seconds: float | None) -> bool:
+        if self._pause.active:
+            # Paused partitions hold a backlog: waiting for Odoo is not idleness.
+            self._last_activity = time.monotonic()
+            return False
         return seconds is not None and time.monotonic() - self._last_activity >= seconds
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -461,6 +610,7 @@ class OdooSink:
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._pause.forget(partitions)
         logger.info(
             "odoo sink revoked partitions=%s", [p.partition for p in partitions]
         )
@@ -476,9 +626,52 @@ class OdooSink:
         return True
 
 
+class OutagePause:
+    """Partitions paused while Odoo is unavailable, and when to resume them."""
+
+    def __init__(self, first_seconds: float, max_seconds: float) -> None:
+        self._first = first_seconds
+        self._max = max_seconds
+        self._next = first_seconds
+        self._paused: dict[tuple[str, int], TopicPartition] = {}
+        self._resume_at = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self._paused)
+
+    def paused(self, partitions: list[TopicPartition]) -> float:
+        """Record ``partitions`` as paused; the seconds until they resume."""
+        for partition in partitions:
+            self._paused[(partition.topic, partition.partition)] = partition
+        seconds = self._next
+        self._resume_at = time.monotonic() + seconds
+        self._next = min(self._max, self._next * 2)
+        return seconds
+
+    def due(self) -> list[TopicPartition]:
+        """The paused partitions, emptied, once their pause is over."""
+        if not self._paused or time.monotonic() < self._resume_at:
+            return []
+        partitions = [
+            TopicPartition(topic, partition) for topic, partition in self._paused
+        ]
+        self._paused.clear()
+        return partitions
+
+    def reset(self) -> None:
+        """Odoo accepted a batch: the next outage starts with the short pause."""
+        self._next = self._first
+
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        for partition in partitions:
+            self._paused.pop((partition.topic, partition.partition), None)
+
+
 def _batch_counts(batch: SinkStats) -> dict[str, Any]:
     summary = batch.summary()
     summary.pop("per_model")
+    summary.pop("not_owned_fields")
     return summary
 
 

@@ -55,6 +55,7 @@ from sinks.record_mapping import (
 )
 
 if TYPE_CHECKING:
+    from sinks.field_ownership import FieldOwnership
     from sinks.odoo.client import OdooClient
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class WriteAction(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     SKIPPED_STALE = "skipped_stale"
+    # The record's source owns none of the fields it carries (field_ownership.py).
+    SKIPPED_NOT_OWNER = "skipped_not_owner"
     MERGED = "merged"
     UNCHANGED = "unchanged"
 
@@ -93,6 +96,8 @@ class WriteOutcome:
     model: str
     xmlid_name: str
     action: WriteAction
+    # Fields of the record left unwritten because its source does not own them.
+    skipped_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,17 @@ class WritePreview:
 class OdooWriter:
     """Upserts enriched records into Odoo through an ``OdooClient``."""
 
-    def __init__(self, client: OdooClient, xmlid_module: str) -> None:
+    def __init__(
+        self,
+        client: OdooClient,
+        xmlid_module: str,
+        *,
+        ownership: FieldOwnership | None = None,
+    ) -> None:
         self._client = client
         self._module = xmlid_module
+        # None: every source may write every field (tests, tools reading only).
+        self.ownership = ownership
         self._currency_ids: dict[str, int] = {}
         self._country_ids: dict[str, int | bool] = {}
 
@@ -117,7 +130,21 @@ class OdooWriter:
         plan = plan_for(event)
         if isinstance(plan, MergePlan):
             return self._merge(plan)
-        return self._upsert(plan, event)
+        owned = self.owned(plan, event)
+        if owned is None:
+            return WriteOutcome(
+                plan.model,
+                plan.xmlid_name,
+                WriteAction.SKIPPED_NOT_OWNER,
+                tuple(plan.values),
+            )
+        return self._upsert(owned, event)
+
+    def owned(self, plan: RecordPlan, event: dict[str, Any]) -> RecordPlan | None:
+        """``plan`` with only the fields its source owns (None: none of them)."""
+        if self.ownership is None:
+            return plan
+        return self.ownership.filter(plan, event)
 
     def preview(self, event: dict[str, Any]) -> WritePreview:
         """The external ids ``event`` touches; whether its version would be written."""
@@ -134,7 +161,7 @@ class OdooWriter:
         row = self._record_by_xmlid(plan.model, plan.xmlid_name, repair=False)
         if row is None:
             row = self._record_by_natural_key(plan)
-        stored = None if row is None else _stored_version(row)
+        stored = None if row is None else stored_version(row)
         would_apply = stored is None or stored < plan.version
         return WritePreview((self._qualified(plan.xmlid_name),), would_apply)
 
@@ -146,10 +173,13 @@ class OdooWriter:
 
         # 2. Version guard.
         if row is not None:
-            stored = _stored_version(row)
+            stored = stored_version(row)
             if stored is not None and stored >= plan.version:
                 return WriteOutcome(
-                    plan.model, plan.xmlid_name, WriteAction.SKIPPED_STALE
+                    plan.model,
+                    plan.xmlid_name,
+                    WriteAction.SKIPPED_STALE,
+                    plan.skipped_fields,
                 )
 
         # 3. Resolve references to other records.
@@ -158,9 +188,13 @@ class OdooWriter:
         # 4. Write, or create the record and then its external id.
         if row is not None:
             self._client.write(plan.model, [row["id"]], values)
-            return WriteOutcome(plan.model, plan.xmlid_name, WriteAction.UPDATED)
+            return WriteOutcome(
+                plan.model, plan.xmlid_name, WriteAction.UPDATED, plan.skipped_fields
+            )
         self._create(plan, values)
-        return WriteOutcome(plan.model, plan.xmlid_name, WriteAction.CREATED)
+        return WriteOutcome(
+            plan.model, plan.xmlid_name, WriteAction.CREATED, plan.skipped_fields
+        )
 
     def _create(self, plan: RecordPlan, values: dict[str, Any]) -> int:
         """Create the record, then its external id (see the module note on crashes)."""
@@ -257,9 +291,9 @@ class OdooWriter:
             references[plan.partner_field] = partner_id
         if plan.currency_code is not None:
             references["currency_id"] = self._currency_id(plan, event)
-        if "x_profile_revision" in plan.values:
+        if plan.writes_country:
             # Account profiles only; a placeholder partner knows no country yet.
-            references["country_id"] = self._country_id(plan.country_code)
+            references["country_id"] = self.country_id(plan.country_code)
         return references
 
     def account_partner(
@@ -322,7 +356,21 @@ class OdooWriter:
             self._currency_ids[code] = ids[0]
         return self._currency_ids[code]
 
-    def _country_id(self, country_code: str | None) -> int | bool:
+    def currency_ids(self, codes: set[str]) -> dict[str, int]:
+        """Ids of the upper-case ISO ``codes`` Odoo has, looked up in one call."""
+        unknown = sorted(code for code in codes if code not in self._currency_ids)
+        if unknown:
+            rows = self._client.search_read(
+                "res.currency",
+                self._with_archived_currency([("name", "in", unknown)]),
+                ["name"],
+                order="id",
+            )
+            for row in rows:
+                self._currency_ids.setdefault(row["name"], row["id"])
+        return {c: self._currency_ids[c] for c in codes if c in self._currency_ids}
+
+    def country_id(self, country_code: str | None) -> int | bool:
         if not country_code:
             return False
         code = country_code.upper()
@@ -400,9 +448,7 @@ class OdooWriter:
 
     @staticmethod
     def _with_archived(model: str, domain: list[Any]) -> list[Any]:
-        if model in ARCHIVABLE_MODELS:
-            return [*domain, ("active", "in", [True, False])]
-        return domain
+        return with_archived(model, domain)
 
     @staticmethod
     def _with_archived_currency(domain: list[Any]) -> list[Any]:
@@ -413,7 +459,14 @@ class OdooWriter:
         return f"{self._module}.{name}"
 
 
-def _stored_version(row: dict[str, Any]) -> int | None:
+def with_archived(model: str, domain: list[Any]) -> list[Any]:
+    """``domain`` that also finds archived records of models with ``active``."""
+    if model in ARCHIVABLE_MODELS:
+        return [*domain, ("active", "in", [True, False])]
+    return domain
+
+
+def stored_version(row: dict[str, Any]) -> int | None:
     stored = row.get("x_source_version")
     # Odoo reads an unset integer as False (a placeholder partner has none).
     return None if stored is False or stored is None else int(stored)

@@ -70,6 +70,17 @@ class RecordPlan:
     partner_field: str | None = None
     currency_code: str | None = None
     country_code: str | None = None
+    # Fields left out because the record's source does not own them (see
+    # sinks/field_ownership.py); "country_id" here means the country is not written.
+    skipped_fields: tuple[str, ...] = ()
+
+    @property
+    def writes_country(self) -> bool:
+        """Account profiles set the partner's country, unless ownership forbids it."""
+        return (
+            "x_profile_revision" in self.values
+            and "country_id" not in self.skipped_fields
+        )
 
 
 @dataclass(frozen=True)
