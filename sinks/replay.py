@@ -38,6 +38,7 @@ from sinks.consumer import (
     RecordSource,
     SinkStats,
 )
+from sinks.field_ownership import FieldOwnership
 from sinks.odoo_writer import OdooWriter
 
 if TYPE_CHECKING:
@@ -127,8 +128,9 @@ def replay(
             dry_run,
             {r.partition: (r.start, r.end) for r in ranges},
         )
+        ownership = FieldOwnership.from_file(settings.sink.field_ownership_file)
         applier = RecordApplier(
-            OdooWriter(client, settings.odoo.xmlid_module),
+            OdooWriter(client, settings.odoo.xmlid_module, ownership=ownership),
             AvroCodec(settings.kafka.schema_registry_url),
         )
         _ReplayRun(settings, consumer, topic, applier, report).read(ranges)

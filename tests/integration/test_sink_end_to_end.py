@@ -35,6 +35,18 @@ MODULE = "saas_pipeline"
 
 # -- building enriched records ---------------------------------------------------------
 
+# The system each record kind comes from, as the processors publish it; the sink's
+# default field ownership lets only that system write the record's fields.
+SOURCE_OF_KIND = {
+    "account_profile": "crm",
+    "contact": "crm",
+    "subscription": "billing",
+    "invoice": "billing",
+    "usage_daily": "product",
+    "ticket": "helpdesk",
+    "account_merge": "crm",
+}
+
 
 def account(canonical_id: str, revision: int, name: str, **changes: Any) -> dict:
     return {
@@ -70,7 +82,7 @@ def enriched(
         "version": version,
         "event_id": f"ev-{kind}-{context['canonical_account_id']}-{version}",
         "event_type": "test",
-        "source_system": "billing",
+        "source_system": SOURCE_OF_KIND[kind],
         "occurred_at": datetime(2024, 5, 1, tzinfo=UTC),
         "account": context,
         "trace_context": {"traceparent": TRACEPARENT},
