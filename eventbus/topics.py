@@ -65,6 +65,11 @@ class Topics:
     def sink_deadletter(self) -> str:
         return self._named("deadletter.sink")
 
+    @property
+    def sink_audit(self) -> str:
+        """What the Odoo sink did to each record, as JSON (docs/operations.md)."""
+        return self._named("audit.sink")
+
     def source_topic(self, source_system: str) -> str:
         """Topic for a ``SourceSystem`` value (billing, product, helpdesk, crm)."""
         return {
@@ -89,4 +94,5 @@ class Topics:
             TopicSpec(self.notices, 1, keep_week),
             TopicSpec(self.enriched, partitions, keep_month),
             TopicSpec(self.sink_deadletter, 1, keep_month),
+            TopicSpec(self.sink_audit, partitions, keep_month),
         ]
