@@ -144,3 +144,92 @@ def run_replay(
     finally:
         client.close()
     typer.echo(json.dumps(report.summary(), indent=2))
+
+
+deadletters_app = typer.Typer(
+    help="Dead letters of the Odoo sink: list them, send chosen ones through again.",
+    no_args_is_help=True,
+)
+app.add_typer(deadletters_app, name="deadletters")
+
+
+@deadletters_app.command("list")
+def list_dead_letters() -> None:
+    """Counts per error class, then one line per dead letter (no personal data)."""
+    from sinks.dead_letters import (
+        DeadLetterError,
+        counts_by_error_class,
+        read_dead_letters,
+    )
+
+    settings = load_settings()
+    try:
+        letters = read_dead_letters(settings)
+    except DeadLetterError as error:
+        typer.echo(f"cannot read dead letters: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    report = {
+        "total": len(letters),
+        "by_error_class": counts_by_error_class(letters),
+        "dead_letters": [letter.listing() for letter in letters],
+    }
+    typer.echo(json.dumps(report, indent=2))
+
+
+@deadletters_app.command("redrive")
+def redrive_dead_letters(
+    offset: Annotated[
+        list[int] | None,
+        typer.Option(help="Re-drive the dead letter at this offset (repeatable)."),
+    ] = None,
+    error_class: Annotated[
+        str | None,
+        typer.Option(help="Re-drive the dead letters of this error class."),
+    ] = None,
+    redrive_all: Annotated[
+        bool, typer.Option("--all", help="Re-drive every retained dead letter.")
+    ] = False,
+) -> None:
+    """Produce chosen dead letters back to the enriched topic for the sink.
+
+    Harmless to repeat: the sink skips versions Odoo already holds.
+    """
+    from sinks.dead_letters import DeadLetterError, choose, read_dead_letters, redrive
+
+    settings = load_settings()
+    try:
+        letters = choose(
+            read_dead_letters(settings),
+            offsets=offset,
+            error_class=error_class,
+            everything=redrive_all,
+        )
+        report = redrive(settings, letters)
+    except DeadLetterError as error:
+        typer.echo(f"re-drive failed: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    typer.echo(json.dumps(report.summary(), indent=2))
+
+
+@app.command("reconcile")
+def run_reconcile() -> None:
+    """Compare the state the enriched topic implies with Odoo, per account.
+
+    Prints missing, stale and extra records; exits 1 when there is any.
+    """
+    from sinks.odoo import make_client
+    from sinks.reconcile import reconcile
+    from sinks.topic_reading import TopicReadError
+
+    settings = load_settings()
+    client = make_client(settings.odoo)
+    try:
+        report = reconcile(settings, client)
+    except TopicReadError as error:
+        typer.echo(f"reconcile failed: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    finally:
+        client.close()
+    typer.echo(json.dumps(report.summary(), indent=2))
+    if report.exception_count:
+        raise typer.Exit(code=1)

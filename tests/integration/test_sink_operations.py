@@ -1,0 +1,136 @@
+"""Operator tools of the sink: reconcile, dead-letter listing and re-drive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from standin_fixture import RunningStandin, running_standin
+from test_sink_end_to_end import (
+    account,
+    enriched,
+    invoice,
+    merge_scenario,
+    produce_events,
+    record_by_xmlid,
+    run_sink_until_idle,
+    ticket,
+)
+from typer.testing import CliRunner
+
+from eventbus.topic_admin import ensure_topics
+from pipeline.settings import Settings
+from sinks.cli import app
+from sinks.dead_letters import choose, counts_by_error_class, read_dead_letters, redrive
+from sinks.odoo import OdooClient, make_client
+from sinks.reconcile import reconcile
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[RunningStandin]:
+    with running_standin(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def sink_settings(pipeline_settings: Settings, standin: RunningStandin) -> Settings:
+    settings = pipeline_settings.model_copy(update={"odoo": standin.settings("json2")})
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def client(sink_settings: Settings) -> Iterator[OdooClient]:
+    with make_client(sink_settings.odoo) as odoo:
+        yield odoo
+
+
+def cli_environment(settings: Settings, standin: RunningStandin) -> dict[str, str]:
+    return {
+        "PIPELINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "PIPELINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "PIPELINE_SINK__GROUP_ID": settings.sink.group_id,
+        "PIPELINE_ODOO__URL": standin.url,
+        "PIPELINE_ODOO__DATABASE": standin.database,
+        "PIPELINE_ODOO__LOGIN": standin.login,
+        "PIPELINE_ODOO__API_KEY": standin.api_key,
+        "PIPELINE_ODOO__PROTOCOL": "json2",
+    }
+
+
+def test_reconcile_is_clean_after_a_run_and_names_exactly_what_was_changed(
+    sink_settings: Settings, client: OdooClient, standin: RunningStandin
+) -> None:
+    produce_events(sink_settings, merge_scenario())
+    run_sink_until_idle(sink_settings, client)
+
+    clean = reconcile(sink_settings, client)
+    assert clean.exception_count == 0, clean.summary()
+    runner = CliRunner()
+    env = cli_environment(sink_settings, standin)
+    assert runner.invoke(app, ["reconcile"], env=env).exit_code == 0
+
+    # Someone deletes a ticket and edits an invoice in Odoo.
+    deleted = record_by_xmlid(client, "ticket_t_2", ["name"])
+    client.unlink("helpdesk.ticket", [deleted["id"]])
+    edited = record_by_xmlid(client, "invoice_in_a", ["x_status"])
+    client.write("account.move", [edited["id"]], {"x_status": "void"})
+
+    report = reconcile(sink_settings, client)
+
+    assert set(report.by_account) == {"acc-a"}
+    assert sorted((e.kind, e.external_id) for e in report.by_account["acc-a"]) == [
+        ("missing", "ticket_t_2"),
+        ("stale", "invoice_in_a"),
+    ]
+    result = runner.invoke(app, ["reconcile"], env=env)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["exceptions"] == 2
+
+
+def test_dead_letters_are_listed_without_personal_data_and_redriven_once(
+    sink_settings: Settings, client: OdooClient, standin: RunningStandin
+) -> None:
+    context = account("acc-q", 1, "Quebec AS")
+    unknown_currency = invoice("in-q", "cus-q", "paid", 7500, number="Q-1")
+    unknown_currency[1]["currency"] = "qqq"
+    refused = enriched("invoice", context, 10, unknown_currency)
+    good = enriched("ticket", context, 11, ticket("t-q", "Hello", "open", None))
+    produce_events(sink_settings, [refused, good])
+
+    stats = run_sink_until_idle(sink_settings, client)
+    assert stats.dead_lettered == 1
+
+    letters = read_dead_letters(sink_settings)
+    assert counts_by_error_class(letters) == {"UnmappableRecord": 1}
+    runner = CliRunner()
+    env = cli_environment(sink_settings, standin)
+    listed = runner.invoke(app, ["deadletters", "list"], env=env)
+    assert listed.exit_code == 0
+    assert json.loads(listed.stdout)["by_error_class"] == {"UnmappableRecord": 1}
+    assert "qqq" not in listed.stdout.lower()
+    assert "person@" not in listed.stdout
+
+    # The cause is fixed in Odoo, then the dead letter is re-driven, twice.
+    client.create("res.currency", [{"name": "QQQ", "symbol": "Q"}])
+    redriven = runner.invoke(
+        app, ["deadletters", "redrive", "--error-class", "UnmappableRecord"], env=env
+    )
+    assert redriven.exit_code == 0, redriven.stdout
+    assert json.loads(redriven.stdout)["redriven"] == 1
+    redrive(
+        sink_settings, choose(letters, offsets=None, error_class=None, everything=True)
+    )
+
+    stats = run_sink_until_idle(sink_settings, client)
+
+    assert stats.dead_lettered == 0
+    assert stats.created == 1  # the invoice; the second copy is skipped as stale
+    assert client.search_count("account.move", [("x_invoice_id", "=", "in-q")]) == 1
+    move = record_by_xmlid(client, "invoice_in_q", ["x_status", "currency_id"])
+    assert move["x_status"] == "paid"
+    assert len(read_dead_letters(sink_settings)) == 1
