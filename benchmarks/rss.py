@@ -1,0 +1,73 @@
+"""Resident memory of processes, sampled once a second while a stage runs.
+
+Whether state stays bounded is read from the samples: the peak of the run's second half
+against the peak of its first half. A process whose memory grows with the number of
+records it has seen shows a second half well above the first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+PAGE_KIB = 4
+
+
+@dataclass
+class MemoryTrace:
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def peak_mib(self) -> float:
+        return max((kib for _, kib in self.samples), default=0) / 1024
+
+    def halves_mib(self) -> tuple[float, float]:
+        """Peak RSS of the first and of the second half of the samples."""
+        middle = len(self.samples) // 2
+        first = max((kib for _, kib in self.samples[:middle]), default=0)
+        second = max((kib for _, kib in self.samples[middle:]), default=0)
+        return first / 1024, second / 1024
+
+
+def resident_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+class MemorySampler:
+    """Samples the RSS of named processes (their pids may change on restart)."""
+
+    def __init__(
+        self, pids: dict[str, Callable[[], int | None]], interval: float = 1.0
+    ) -> None:
+        self._pids = pids
+        self._interval = interval
+        self.traces: dict[str, MemoryTrace] = {name: MemoryTrace() for name in pids}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss", daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        began = time.monotonic()
+        while not self._stop.is_set():
+            for name, pid_of in self._pids.items():
+                pid = pid_of()
+                kib = None if pid is None else resident_kib(pid)
+                if kib is not None:
+                    self.traces[name].samples.append((time.monotonic() - began, kib))
+            self._stop.wait(self._interval)
