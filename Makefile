@@ -8,7 +8,7 @@ CORPUS ?= ../shared/samples
 STATE ?= .state
 PYTEST_ARGS ?=
 
-.PHONY: help install kafka-fetch kafka-up kafka-down standin demo test test-fast test-all lint format clean schemas-check
+.PHONY: help install kafka-fetch kafka-up kafka-down standin demo test test-fast test-all lint format clean schemas-check bench chaos
 
 help:
 	@echo "make demo [CORPUS=dir]  run the whole pipeline on a corpus and check expected.json"
@@ -62,3 +62,15 @@ format: install
 
 clean:
 	rm -rf $(STATE) .pytest_cache .ruff_cache
+
+# Benchmarks against raw-client baselines; appends a dated section to docs/benchmarks.md.
+BENCH_EVENTS ?= 5000
+bench: kafka-fetch
+	$(PY) -m pip install --quiet pyinstrument
+	$(PY) -m benchmarks --events $(BENCH_EVENTS) --state-dir $(STATE)/bench
+
+# Fault injection with the load generator's expected.json as the oracle (docs/chaos.md).
+CHAOS_EVENTS ?= 10000
+CHAOS_KILLS ?= 20
+chaos: kafka-fetch
+	$(PY) -m chaos --events $(CHAOS_EVENTS) --kills $(CHAOS_KILLS) --bad-rate 0.01 --state-dir $(STATE)/chaos
