@@ -113,6 +113,14 @@ def run_replay(
             "the Odoo external ids they touch.",
         ),
     ] = False,
+    rewrite_same_version: Annotated[
+        bool,
+        typer.Option(
+            "--rewrite-same-version",
+            help="Also rewrite records Odoo holds at the same version (repair after "
+            "a deploy wrote wrong values); older versions are still never written.",
+        ),
+    ] = False,
 ) -> None:
     """Re-apply the enriched topic to Odoo from an offset or a time (default: all).
 
@@ -137,6 +145,7 @@ def run_replay(
             partitions=partition or None,
             dry_run=dry_run,
             client=client,
+            rewrite_same_version=rewrite_same_version,
         )
     except ReplayError as error:
         typer.echo(f"replay failed: {error}", err=True)

@@ -122,6 +122,9 @@ class OdooWriter:
         self._module = xmlid_module
         # None: every source may write every field (tests, tools reading only).
         self.ownership = ownership
+        # Repair mode of replay: rewrite a record Odoo holds at the same version (its
+        # values were written wrong); an older record is still never written.
+        self.rewrite_same_version = False
         self._currency_ids: dict[str, int] = {}
         self._country_ids: dict[str, int | bool] = {}
 
@@ -162,7 +165,7 @@ class OdooWriter:
         if row is None:
             row = self._record_by_natural_key(plan)
         stored = None if row is None else stored_version(row)
-        would_apply = stored is None or stored < plan.version
+        would_apply = stored is None or not self._is_stale(stored, plan.version)
         return WritePreview((self._qualified(plan.xmlid_name),), would_apply)
 
     # -- upserts -------------------------------------------------------------------
@@ -174,7 +177,7 @@ class OdooWriter:
         # 2. Version guard.
         if row is not None:
             stored = stored_version(row)
-            if stored is not None and stored >= plan.version:
+            if stored is not None and self._is_stale(stored, plan.version):
                 return WriteOutcome(
                     plan.model,
                     plan.xmlid_name,
@@ -195,6 +198,11 @@ class OdooWriter:
         return WriteOutcome(
             plan.model, plan.xmlid_name, WriteAction.CREATED, plan.skipped_fields
         )
+
+    def _is_stale(self, stored: int, version: int) -> bool:
+        if self.rewrite_same_version:
+            return stored > version
+        return stored >= version
 
     def _create(self, plan: RecordPlan, values: dict[str, Any]) -> int:
         """Create the record, then its external id (see the module note on crashes)."""

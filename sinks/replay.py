@@ -102,10 +102,13 @@ def replay(
     partitions: list[int] | None,
     dry_run: bool,
     client: OdooClient | None = None,
+    rewrite_same_version: bool = False,
 ) -> ReplayReport:
     """Re-apply the enriched topic from ``from_offset`` or ``from_timestamp``.
 
     With neither, every partition is replayed from its earliest retained record.
+    ``rewrite_same_version`` also rewrites records Odoo holds at the same version:
+    the repair after a deploy that wrote wrong values (never older versions).
     """
     if from_offset is not None and from_timestamp is not None:
         raise ReplayError("give either a start offset or a start time, not both")
@@ -129,8 +132,10 @@ def replay(
             {r.partition: (r.start, r.end) for r in ranges},
         )
         ownership = FieldOwnership.from_file(settings.sink.field_ownership_file)
+        writer = OdooWriter(client, settings.odoo.xmlid_module, ownership=ownership)
+        writer.rewrite_same_version = rewrite_same_version
         applier = RecordApplier(
-            OdooWriter(client, settings.odoo.xmlid_module, ownership=ownership),
+            writer,
             AvroCodec(settings.kafka.schema_registry_url),
         )
         _ReplayRun(settings, consumer, topic, applier, report).read(ranges)

@@ -26,6 +26,7 @@ from sinks.cli import app
 from sinks.dead_letters import choose, counts_by_error_class, read_dead_letters, redrive
 from sinks.odoo import OdooClient, make_client
 from sinks.reconcile import reconcile
+from sinks.replay import replay
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +91,18 @@ def test_reconcile_is_clean_after_a_run_and_names_exactly_what_was_changed(
     result = runner.invoke(app, ["reconcile"], env=env)
     assert result.exit_code == 1
     assert json.loads(result.stdout)["exceptions"] == 2
+
+    # The runbook's repair: replay rewriting same versions, then reconcile is clean.
+    replay(
+        sink_settings,
+        from_offset=None,
+        from_timestamp=None,
+        partitions=None,
+        dry_run=False,
+        client=client,
+        rewrite_same_version=True,
+    )
+    assert reconcile(sink_settings, client).exception_count == 0
 
 
 def test_dead_letters_are_listed_without_personal_data_and_redriven_once(

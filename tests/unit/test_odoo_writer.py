@@ -588,3 +588,20 @@ def test_preview_reads_only_even_with_a_dangling_external_id(
         m for _, m in odoo.calls[calls_before:] if m in ("create", "write", "unlink")
     ]
     assert written == []
+
+
+def test_rewrite_same_version_repairs_values_but_never_writes_older(
+    odoo: FakeOdoo, writer: OdooWriter
+) -> None:
+    writer.apply(enriched("ticket", ("pipeline.Ticket", ticket()), version=10))
+    odoo.by_xmlid("ticket_77")["x_status"] = "wrong"
+    writer.rewrite_same_version = True
+
+    same = writer.apply(enriched("ticket", ("pipeline.Ticket", ticket()), version=10))
+    older = writer.apply(
+        enriched("ticket", ("pipeline.Ticket", ticket(status="new")), version=9)
+    )
+
+    assert same.action is WriteAction.UPDATED
+    assert older.action is WriteAction.SKIPPED_STALE
+    assert odoo.by_xmlid("ticket_77")["x_status"] == "open"
