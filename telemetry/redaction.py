@@ -54,12 +54,13 @@ SAFE_FIELD_NAMES = frozenset(
 
 EMAIL_PATTERN = re.compile(r"[^\s@<>\"',;:]+@[^\s@<>\"',;:]+\.[A-Za-z]{2,}")
 
-# Seven or more digits, optionally grouped by spaces, dots, dashes or parentheses and
-# led by ``+``. Long digit runs without separators (Kafka offsets, CRM record ids,
-# microsecond versions) are ids, not phone numbers, so a match needs a separator or a
-# leading ``+``.
+# Digits grouped by spaces, dots, dashes or parentheses, or led by ``+``. Long digit
+# runs without separators (Kafka offsets, CRM record ids, microsecond versions) are ids,
+# not phone numbers, so a match needs a separator or a leading ``+``; and a group glued
+# to letters or dashes is part of an id (UUIDs, ISO dates), not a number on its own.
 PHONE_PATTERN = re.compile(
-    r"(?:\+\d[\d\s().-]{5,}\d)|(?:\(?\d{2,4}\)?[\s.-]\d{2,4}[\s.-]\d{3,4}\b)"
+    r"(?<![\w+-])(?:\+\d[\d\s().-]{5,}\d"
+    r"|\(?\d{2,4}\)?[\s.-]\d{2,4}[\s.-]\d{3,4})(?![\w-])"
 )
 
 

@@ -43,6 +43,8 @@ def test_email_addresses_and_phone_numbers_are_recognised(text: str) -> None:
         "acct_79bb04004288c560",
         "saas_pipeline.invoice_in_1EqMxHDlWepZA089Eb0O9OMs",
         "usage_g_1_2024-10-03_Report Exported",
+        "479f7b8b-4605-4287-9164-8af5059ebcf8",
+        "1f2e3d4c-1234-5678-9012-abcdefabcdef",
     ],
 )
 def test_ids_timestamps_and_external_ids_pass(text: str) -> None:
