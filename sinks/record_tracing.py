@@ -29,7 +29,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from telemetry import metrics
-from telemetry.record_spans import batch_span, record_parent
+from telemetry.record_spans import batch_span, link_records_to_batch, record_parent
 from telemetry.redaction import safe_attributes
 from telemetry.span_attributes import (
     CANONICAL_ACCOUNT_ID,
@@ -119,6 +119,7 @@ def writes_for(traces: Sequence[RecordTrace]) -> Iterator[Span]:
         "sink batch write",
         [t.span.get_span_context() for t in traces],
     ) as span:
+        link_records_to_batch([t.span for t in traces], span)
         yield span
 
 

@@ -84,3 +84,14 @@ def batch_span(
         attributes=safe_attributes(batch_attributes),
     ) as span:
         yield span
+
+
+def link_records_to_batch(record_spans: Iterable[Span], batch: Span) -> None:
+    """Link each still-open record span back to the batch that wrote it.
+
+    The batch span's own links are capped by the SDK's span limits; a link on each
+    record span keeps every record's path to its Odoo calls whatever the batch size.
+    """
+    batch_context = batch.get_span_context()
+    for record_span in record_spans:
+        record_span.add_link(batch_context)

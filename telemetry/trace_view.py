@@ -123,9 +123,19 @@ def load_spans(path: Path) -> list[SpanRecord]:
     return spans
 
 
+def is_batch(span: SpanRecord) -> bool:
+    """A span written for many records (see ``telemetry.record_spans.batch_span``)."""
+    return msg.MESSAGING_BATCH_MESSAGE_COUNT in span.attributes
+
+
 @dataclass
 class TraceIndex:
-    """Spans by trace and by id, and which batch spans link to which record spans."""
+    """Spans by trace and by id, and the batch spans written for each record span.
+
+    A batch and a record span are tied by a link in either direction: the batch span
+    links to the records it was started for, and a record span may link to the batch
+    that wrote it (a batch span holds a bounded number of links).
+    """
 
     traces: dict[str, list[SpanRecord]] = field(default_factory=dict)
     spans: dict[str, SpanRecord] = field(default_factory=dict)
@@ -134,16 +144,25 @@ class TraceIndex:
     @classmethod
     def of(cls, spans: Iterable[SpanRecord]) -> TraceIndex:
         traces: dict[str, list[SpanRecord]] = defaultdict(list)
-        linked_from: dict[str, list[SpanRecord]] = defaultdict(list)
         by_id = {}
         for span in spans:
             traces[span.trace_id].append(span)
             by_id[span.span_id] = span
-            for linked in span.links:
-                linked_from[linked].append(span)
+        batches: dict[str, dict[str, SpanRecord]] = defaultdict(dict)
+        for span in by_id.values():
+            for linked_id in span.links:
+                linked = by_id.get(linked_id)
+                if is_batch(span):
+                    batches[linked_id][span.span_id] = span
+                elif linked is not None and is_batch(linked):
+                    batches[span.span_id][linked_id] = linked
         for members in traces.values():
             members.sort(key=lambda s: s.start)
-        return cls(dict(traces), by_id, dict(linked_from))
+        linked_from = {
+            span_id: sorted(found.values(), key=lambda s: s.start)
+            for span_id, found in batches.items()
+        }
+        return cls(dict(traces), by_id, linked_from)
 
     def children(self, span: SpanRecord) -> list[SpanRecord]:
         return [s for s in self.traces[span.trace_id] if s.parent_id == span.span_id]
@@ -177,15 +196,17 @@ def matches(span: SpanRecord, query: str) -> bool:
 def matching_traces(index: TraceIndex, query: str) -> list[str]:
     """Trace ids holding a span that matches ``query``, oldest trace first."""
     found = {s.trace_id for s in index.spans.values() if matches(s, query)}
-    # A match in a batch span stands for the record traces it links to.
+    if query in index.traces:
+        found.add(query)
+    # A match in a batch span stands for the record traces it was written for.
     for trace_id in list(found):
         for span in index.traces[trace_id]:
-            for linked in span.links:
-                if linked in index.spans:
-                    found.add(index.spans[linked].trace_id)
-    batch_only = {
-        t for t in found if all(s.parent_id is None and s.links for s in index.roots(t))
-    }
+            if not is_batch(span):
+                continue
+            for record_id, batches in index.linked_from.items():
+                if span in batches and record_id in index.spans:
+                    found.add(index.spans[record_id].trace_id)
+    batch_only = {t for t in found if all(is_batch(s) for s in index.roots(t))}
     return sorted(found - batch_only, key=lambda t: index.traces[t][0].start)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SpanExporter,
@@ -24,6 +24,10 @@ from opentelemetry.sdk.trace.export import (
 )
 
 _configured = False
+
+# A batch write links to every record it covers; the SDK's default of 128 links would
+# cut a 200-record sink batch short. ``OTEL_SPAN_LINK_COUNT_LIMIT`` still wins.
+DEFAULT_MAX_LINKS = 1024
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -68,7 +72,11 @@ def build_tracer_provider(service_name: str, spans_file: Path | None) -> TracerP
     For code that must not touch the process-wide provider (a job that runs a stage
     in-process next to others, tests); ``provider.shutdown()`` flushes its spans.
     """
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    max_links = int(os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT", DEFAULT_MAX_LINKS))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}),
+        span_limits=SpanLimits(max_links=max_links),
+    )
     exporter = _otlp_exporter()
     if exporter is None and spans_file is not None:
         exporter = JsonLinesSpanExporter(spans_file)

@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from telemetry.record_spans import batch_span, record_parent
+from telemetry.record_spans import batch_span, link_records_to_batch, record_parent
 from telemetry.span_attributes import (
     CANONICAL_ACCOUNT_ID,
     ODOO_EXTERNAL_ID,
@@ -223,3 +223,28 @@ def test_each_trace_has_one_root_and_the_batch_links_to_both_records(
     for trace_id in {s.trace_id for s in linked}:
         assert len(index.roots(trace_id)) == 1
         assert final_outcomes(index, trace_id) == ["written"]
+
+
+def test_every_record_of_a_large_batch_reaches_the_batch_calls(tmp_path: Path) -> None:
+    path = tmp_path / "spans.jsonl"
+    provider = build_tracer_provider("test", path)
+    tracer = provider.get_tracer("sinks")
+    records = [tracer.start_span(f"record {n}") for n in range(300)]
+    with batch_span(
+        tracer, "sink batch write", [r.get_span_context() for r in records]
+    ) as batch:
+        link_records_to_batch(records, batch)
+        with tracer.start_as_current_span(
+            "odoo res.partner.write",
+            attributes={ODOO_MODEL: "res.partner", ODOO_METHOD: "write"},
+        ):
+            pass
+    for record in records:
+        record.end()
+    provider.shutdown()
+
+    index = TraceIndex.of(load_spans(path))
+    for span in index.spans.values():
+        if span.name.startswith("record "):
+            below = [s.name for s in index.descendants(span)]
+            assert below == ["sink batch write", "odoo res.partner.write"], span.name
