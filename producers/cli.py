@@ -82,11 +82,13 @@ def webhooks() -> None:
 
     from producers.publisher import EventPublisher
     from producers.webhooks import build_webhook_app
+    from telemetry.metrics_endpoint import serve_metrics
     from telemetry.tracing import configure_tracing, shutdown_tracing
 
     settings = load_settings()
     logger.info("settings", extra={"settings": settings.redacted()})
     configure_tracing("producers", settings.tracing.spans_file)
+    serve_metrics("webhooks")
     publisher = EventPublisher(settings)
     try:
         uvicorn.run(
