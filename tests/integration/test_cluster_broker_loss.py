@@ -97,7 +97,10 @@ def _described(bootstrap: str, topic: str, timeout: float = 60.0) -> LiveTopic:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live = topic_plan.describe_live(admin, [topic])
+        try:
+            live = topic_plan.describe_live(admin, [topic])
+        except topic_plan.TopicPlanError:
+            live = {}  # described by one node, not yet known to another
         if topic in live:
             return live[topic]
         time.sleep(0.5)
