@@ -54,7 +54,7 @@ OUTCOME_BY_ACTION = {
     "merged": Outcome.WRITTEN,
     "skipped_stale": Outcome.SKIPPED_STALE,
     "unchanged": Outcome.SKIPPED_STALE,
-    "skipped_by_ownership": Outcome.SKIPPED_BY_OWNERSHIP,
+    "skipped_not_owner": Outcome.SKIPPED_BY_OWNERSHIP,
 }
 
 
