@@ -568,9 +568,10 @@ class OdooSink:
         first: dict[tuple[str, int], int] = {}
         for message in unfinished:
             first.setdefault((message.topic(), message.partition()), message.offset())
-        partitions = [TopicPartition(t, p, offset) for (t, p), offset in first.items()]
-        for partition in partitions:
-            self._consumer.seek(partition)
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+        # Every assigned partition waits: the other ones need the same Odoo.
+        partitions = self._consumer.assignment()
         self._consumer.pause(partitions)
         pause_seconds = self._pause.paused(partitions)
         logger.warning(

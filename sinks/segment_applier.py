@@ -146,15 +146,18 @@ class SegmentApplier:
         poll: PollResult,
     ) -> list[WriteOutcome | DeadLetter]:
         assert self._batch_writer is not None
+        attempts = 0
         try:
             for attempt in self._applier.retrying():
                 with attempt:
+                    attempts = attempt.retry_state.attempt_number
                     segment = self._batch_writer.apply(events)
         except PERMANENT_ERRORS:
             raise
         except OdooError as error:
             source = records[start].source
-            raise _SegmentUnavailable(OdooUnavailable(source, 0, error)) from error
+            unavailable = OdooUnavailable(source, attempts, error)
+            raise _SegmentUnavailable(unavailable) from error
         poll.changes.extend(segment.changes)
         results: list[WriteOutcome | DeadLetter] = []
         for offset, outcome in enumerate(segment.outcomes):
