@@ -41,6 +41,8 @@ class FaultPlan:
     odoo_down_seconds: float = 60.0
     odoo_error_seconds: float = 30.0
     recovery_timeout_seconds: float = 240.0
+    # A cold start on a busy machine (JVM, Faust's imports, group joins) is slow.
+    first_write_timeout_seconds: float = 600.0
     drain_timeout_seconds: float = 3600.0
     seed: int = 1
 
@@ -218,7 +220,7 @@ def run_scenario(
         ingest.start()
 
         # 3. faults, once records reach Odoo
-        wait_for_first_writes(sink_group, run, timeout=plan.recovery_timeout_seconds)
+        wait_for_first_writes(sink_group, run, timeout=plan.first_write_timeout_seconds)
         logger.info("injecting faults of scenario %s", scenario.name)
         scenario.inject(run)
 

@@ -34,7 +34,7 @@ def test_every_fault_once_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         kill_gap_seconds=(1.0, 3.0),
         odoo_down_seconds=10.0,
         odoo_error_seconds=6.0,
-        recovery_timeout_seconds=240.0,
+        recovery_timeout_seconds=400.0,
         drain_timeout_seconds=900.0,
         seed=SEED,
     )
