@@ -21,11 +21,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config
@@ -48,6 +55,18 @@ logger = logging.getLogger(__name__)
 
 # Give up when the broker returns nothing for this long before the stretch is read.
 STALLED_AFTER_SECONDS = 30.0
+METADATA_ATTEMPTS = 6
+# Answers that only mean "ask again in a moment" (librdkafka does not always flag them
+# retriable on offset look-ups).
+LEADERSHIP_MOVING = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TRANSPORT,
+    }
+)
+T = TypeVar("T")
 
 
 class ReplayError(Exception):
@@ -166,16 +185,19 @@ def _ranges(
     starts: dict[int, int] = {}
     if from_timestamp is not None:
         millis = int(from_timestamp.timestamp() * 1000)
-        found = consumer.offsets_for_times(
-            [TopicPartition(topic, p, millis) for p in chosen], timeout=30
+        found = _retrying_metadata(
+            lambda: consumer.offsets_for_times(
+                [TopicPartition(topic, p, millis) for p in chosen], timeout=30
+            )
         )
         # -1: no record at or after that time in the partition; nothing to replay.
         starts = {tp.partition: tp.offset for tp in found}
 
     ranges = []
     for partition in chosen:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=30
+        watermark = TopicPartition(topic, partition)
+        low, high = _retrying_metadata(
+            lambda tp=watermark: consumer.get_watermark_offsets(tp, timeout=30)
         )
         if from_timestamp is not None:
             start = starts[partition] if starts[partition] >= 0 else high
@@ -183,6 +205,27 @@ def _ranges(
             start = low if from_offset is None else min(max(from_offset, low), high)
         ranges.append(PartitionRange(partition, start, high))
     return ranges
+
+
+def _retrying_metadata(ask: Callable[[], T]) -> T:
+    """``ask`` again while the broker answers a retriable error.
+
+    Right after a topic is created, or while leadership moves, a broker can answer
+    "not leader for partition" for a moment.
+    """
+    for attempt in range(METADATA_ATTEMPTS):
+        try:
+            return ask()
+        except KafkaException as error:
+            kafka_error = error.args[0] if error.args else None
+            retriable = kafka_error is not None and (
+                kafka_error.retriable() or kafka_error.code() in LEADERSHIP_MOVING
+            )
+            if not retriable or attempt + 1 == METADATA_ATTEMPTS:
+                raise
+            logger.warning("broker answered %s; asking again", error.args[0].name())
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _ReplayRun:
