@@ -211,8 +211,8 @@ class LocalCluster:
                 return
             time.sleep(0.5)
         raise LocalKafkaError(
-            f"metadata named brokers {sorted(seen)} of {self.size} in time; see the "
-            f"broker.log of each node under {self.data_dir}"
+            f"metadata named only brokers {sorted(seen)} of {self.size} before the "
+            f"deadline; see the broker.log of each node under {self.data_dir}"
         )
 
     # -- per node ---------------------------------------------------------------------
