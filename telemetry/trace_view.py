@@ -238,7 +238,10 @@ def _batch_lines(
     calls = list(index.descendants(batch))
     own = [c for c in calls if model is None or c.attributes.get(ODOO_MODEL) == model]
     indent = "  " * depth
-    lines = [f"{indent}~ linked batch: {_describe(batch, trace_start)}"]
+    lines = [
+        f"{indent}~ linked batch (trace {batch.trace_id}): "
+        f"{_describe(batch, trace_start)}"
+    ]
     lines.extend(f"{indent}  {_describe(call, trace_start)}" for call in own)
     if len(own) < len(calls):
         lines.append(

@@ -165,7 +165,7 @@ def test_an_invoice_id_prints_every_delivery_hop_by_hop(spans_file: Path) -> Non
         "deduplicate",
         "correlate",
         "process enriched.accounts",
-        "~ linked batch: sink batch write",
+        "sink batch write",
         "odoo account.move.write",
     ]
     positions = [written.index(hop) for hop in hops]
