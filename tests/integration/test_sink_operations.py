@@ -15,20 +15,32 @@ from test_sink_end_to_end import (
     merge_scenario,
     produce_events,
     record_by_xmlid,
-    run_sink_until_idle,
     ticket,
 )
 from typer.testing import CliRunner
 
+from eventbus import Topics
 from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from sinks.cli import app
+from sinks.consumer import OdooSink, SinkStats
 from sinks.dead_letters import choose, counts_by_error_class, read_dead_letters, redrive
 from sinks.odoo import OdooClient, make_client
 from sinks.reconcile import reconcile
 from sinks.replay import replay
+from sinks.topic_reading import read_topic
 
 pytestmark = pytest.mark.integration
+
+# Longer than the end-to-end tests' idle time: the broker may be slow to hand over the
+# first records when many tests share the machine.
+IDLE_SECONDS = 15.0
+
+
+def run_sink_until_idle(settings: Settings, client: OdooClient) -> SinkStats:
+    return OdooSink(settings, client, retry_seconds=10).run(
+        stop_when_idle_seconds=IDLE_SECONDS
+    )
 
 
 @pytest.fixture
@@ -147,3 +159,16 @@ def test_dead_letters_are_listed_without_personal_data_and_redriven_once(
     move = record_by_xmlid(client, "invoice_in_q", ["x_status", "currency_id"])
     assert move["x_status"] == "paid"
     assert len(read_dead_letters(sink_settings)) == 1
+
+    # Every finished record left an audit event, masked, naming its action.
+    topic = Topics(sink_settings.kafka.topic_prefix).sink_audit
+    audits = [
+        json.loads(m.value()) for m in read_topic(sink_settings, topic, "audit-probe")
+    ]
+    actions = sorted((a["action"], a["external_id"]) for a in audits)
+    assert ("dead_lettered", "") in actions
+    assert ("created", "invoice_in_q") in actions
+    assert ("skipped_stale", "invoice_in_q") in actions
+    assert ("created", "ticket_t_q") in actions
+    assert all(a["sink_instance"] for a in audits)
+    assert "person@acc-q.example" not in json.dumps(audits)
