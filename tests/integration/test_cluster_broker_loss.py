@@ -34,6 +34,7 @@ from sinks.odoo import make_client
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 RESTART_AFTER_SECONDS = 20.0
+STARTUP_SECONDS = 600.0
 _ARCHIVED_TOO = [("active", "in", [True, False])]
 PIPELINE_MODELS = (
     "res.partner",
@@ -47,7 +48,8 @@ PIPELINE_MODELS = (
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     nodes = LocalCluster(data_dir=tmp_path / "cluster", size=3, heap="512m")
-    nodes.start()
+    # Generous: the machine's two cores may be shared with other work.
+    nodes.start(timeout=STARTUP_SECONDS)
     try:
         yield nodes
     finally:
@@ -131,7 +133,7 @@ def _lose_a_broker(
         loss.killed_node = _leader_of(cluster.bootstrap_servers, enriched, 0)
         cluster.kill(loss.killed_node)
         done.wait(RESTART_AFTER_SECONDS)
-        cluster.restart(loss.killed_node)
+        cluster.restart(loss.killed_node, timeout=STARTUP_SECONDS)
         loss.restarted = True
     except BaseException as error:  # noqa: BLE001 - reported by the test thread
         loss.error = error

@@ -136,7 +136,7 @@ def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured
         format_arguments=scram_format_arguments(passwords),
         client_properties=admin_client,
     )
-    broker.start()
+    broker.start(timeout=600)  # generous: two cores, possibly shared
     try:
         secured = SecuredBroker(
             broker.bootstrap_servers,
