@@ -58,6 +58,10 @@ class Topics:
         return self._named("processing.notices")
 
     @property
+    def late(self) -> str:
+        return self._named("processing.late")
+
+    @property
     def enriched(self) -> str:
         return self._named("enriched.accounts")
 
@@ -92,6 +96,7 @@ class Topics:
             TopicSpec(self.ingest_deadletter, 1, keep_month),
             TopicSpec(self.deduplicated, 1, keep_week),
             TopicSpec(self.notices, 1, keep_week),
+            TopicSpec(self.late, 1, keep_month),
             TopicSpec(self.enriched, partitions, keep_month),
             TopicSpec(self.sink_deadletter, 1, keep_month),
             TopicSpec(self.sink_audit, partitions, keep_month),

@@ -117,7 +117,7 @@ class ProcessorSettings(BaseModel):
     )
     web_port: int = 6066
     usage_grace_days: float = Field(
-        default=7.0,
+        default=92.0,
         description="How long a UTC day of usage accepts late calls after it ends, "
         "measured per workspace on the newest call time seen for it.",
     )

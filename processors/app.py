@@ -8,7 +8,9 @@ partition as its first delivery). First deliveries go on, byte for byte, to
 ``correlate`` reads ``processing.deduplicated`` (one partition: the identity graph must
 see every identifier) with changelog-backed tables for the graph and profiles, record
 versions and usage, and publishes enriched records keyed by canonical account id and
-notices for late snapshots.
+notices for late snapshots. What it publishes for each input offset is journalled
+(``output_journal``), so a record read again after a crash re-publishes its first
+pass instead of being processed against state that already holds it.
 
 A record that cannot be read or processed is logged with its topic, partition and
 offset and skipped: one bad record never stops the worker.
@@ -26,11 +28,13 @@ import faust
 
 from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from pipeline.settings import Settings
-from processors.correlate import ENRICHED, Correlator, CorrelatorStores
+from processors.correlate import ENRICHED, LATE, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
 from processors.exceptions import UnreadableRecord
 from processors.health_views import add_health_views
 from processors.notices import duplicate_notice
+from processors.output_journal import OutputJournal
+from processors.table_buffer import TableBuffer
 from processors.tracing import (
     as_headers,
     record_attributes,
@@ -45,6 +49,7 @@ logger = logging.getLogger(__name__)
 BUSINESS_EVENT = "BusinessEvent"
 ENRICHED_EVENT = "EnrichedEvent"
 PROCESSING_NOTICE = "ProcessingNotice"
+LATE_REASON_HEADER = "late-reason"
 
 # How often each partition's expired dedup identities are dropped.
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -66,6 +71,7 @@ class ProcessorTopics:
     sources: faust.TopicT
     deduplicated: faust.TopicT
     notices: faust.TopicT
+    late: faust.TopicT
     enriched: faust.TopicT
 
 
@@ -110,6 +116,7 @@ def build_app(settings: Settings) -> faust.App:
         sources=_raw_topic(app, *names.source_topics),
         deduplicated=_raw_topic(app, names.deduplicated, partitions=1),
         notices=_raw_topic(app, names.notices, partitions=1),
+        late=_raw_topic(app, names.late, partitions=1),
         enriched=_raw_topic(app, names.enriched),
     )
     codec = AvroCodec(settings.kafka.schema_registry_url)
@@ -193,13 +200,20 @@ def _purge_when_due(
 def _add_correlate(
     app: faust.App, settings: Settings, topics: ProcessorTopics, codec: AvroCodec
 ) -> None:
-    stores = CorrelatorStores(
-        identity=_json_table(app, "identity-graph", 1),
-        profiles=_json_table(app, "account-profiles", 1),
-        records=_json_table(app, "record-versions", 1),
-        usage=_json_table(app, "usage-daily", 1),
+    buffers = [
+        TableBuffer(_json_table(app, name, 1))
+        for name in (
+            "identity-graph",
+            "account-profiles",
+            "record-versions",
+            "usage-daily",
+        )
+    ]
+    correlator = Correlator(CorrelatorStores(*buffers), settings.processors)
+    journal = OutputJournal(
+        _json_table(app, "correlate-outputs", 1),
+        settings.processors.output_journal_span,
     )
-    correlator = Correlator(stores, settings.processors)
 
     @app.agent(topics.deduplicated, name="correlate")
     async def correlate(stream: Any) -> Any:
@@ -214,21 +228,43 @@ def _add_correlate(
                 event.get("trace_context"),
                 record_attributes(message, event, settings.processors.app_id),
             ) as trace_context:
-                outputs = _correlated(correlator, event, message)
-                record_correlation(event, outputs, topics.enriched.get_topic_name())
-                for role, key, value in outputs:
-                    await _publish(codec, topics, role, key, value, trace_context)
+                # 1. outputs of the first pass when this record was processed before
+                outputs = journal.replayed(message.offset)
+                if outputs is None:
+                    # 2. otherwise process it against the buffered tables
+                    correlated = _correlated(correlator, buffers, event, message)
+                    record_correlation(
+                        event, correlated, topics.enriched.get_topic_name()
+                    )
+                    outputs = _encoded(codec, correlated, message.value, trace_context)
+                    # 3. the event's state changes, then its outputs, to the tables
+                    for buffer in buffers:
+                        buffer.flush()
+                    journal.record(message.offset, outputs)
+                # 4. publish
+                for role, key, value, own_headers in outputs:
+                    await _topic_of(topics, role).send(
+                        key=key.encode(),
+                        value=value,
+                        headers=as_headers({**trace_context, **own_headers}),
+                    )
             yield event["event_id"]
 
 
 def _correlated(
-    correlator: Correlator, event: Mapping[str, Any], message: Any
+    correlator: Correlator,
+    buffers: list[TableBuffer],
+    event: Mapping[str, Any],
+    message: Any,
 ) -> list[tuple[str, str, dict[str, Any]]]:
     try:
         return correlator.process(event)
     except Exception:
         # A bug or an unexpected payload must not stop every account's processing;
-        # the record stays on the topic for a replay once fixed.
+        # the record stays on the topic for a replay once fixed, and the half-made
+        # changes of the event are dropped.
+        for buffer in buffers:
+            buffer.discard()
         logger.exception(
             "correlate skipped event %s at %s[%s]@%s",
             event.get("event_id"),
@@ -239,32 +275,45 @@ def _correlated(
         return []
 
 
-async def _publish(
-    codec: AvroCodec,
-    topics: ProcessorTopics,
-    role: str,
-    key: str,
-    value: dict[str, Any],
-    trace_context: Mapping[str, str],
-) -> None:
-    subject, topic = (
-        (ENRICHED_EVENT, topics.enriched)
-        if role == ENRICHED
-        else (PROCESSING_NOTICE, topics.notices)
-    )
+def _topic_of(topics: ProcessorTopics, role: str) -> faust.TopicT:
     if role == ENRICHED:
-        value = {**value, "trace_context": dict(trace_context)}
-    try:
-        encoded = codec.encode(subject, value)
-    except (ValueError, TypeError) as exc:
-        # The core's records are checked against the schemas in the unit tests; if one
-        # still does not fit, losing that record beats stopping every account.
-        logger.error(
-            "could not encode %s %s for event %s: %s",
-            subject,
-            value.get("record_id", ""),
-            value.get("event_id"),
-            exc,
-        )
-        return
-    await topic.send(key=key.encode(), value=encoded, headers=as_headers(trace_context))
+        return topics.enriched
+    if role == LATE:
+        return topics.late
+    return topics.notices
+
+
+def _encoded(
+    codec: AvroCodec,
+    outputs: list[tuple[str, str, dict[str, Any]]],
+    event_bytes: bytes,
+    trace_context: Mapping[str, str],
+) -> list[tuple[str, str, bytes, dict[str, str]]]:
+    """The correlator's outputs as records to send: (role, key, value, own headers).
+
+    A late event goes to the late-events topic as it came, with its reason in the
+    ``late-reason`` header, so it can be inspected and replayed unchanged.
+    """
+    encoded = []
+    for role, key, value in outputs:
+        if role == LATE:
+            encoded.append(
+                (role, key, event_bytes, {LATE_REASON_HEADER: value["reason"]})
+            )
+            continue
+        subject = ENRICHED_EVENT if role == ENRICHED else PROCESSING_NOTICE
+        if role == ENRICHED:
+            value = {**value, "trace_context": dict(trace_context)}
+        try:
+            encoded.append((role, key, codec.encode(subject, value), {}))
+        except (ValueError, TypeError) as exc:
+            # The core's records are checked against the schemas in the unit tests; if
+            # one still does not fit, losing that record beats stopping every account.
+            logger.error(
+                "could not encode %s %s for event %s: %s",
+                subject,
+                value.get("record_id", ""),
+                value.get("event_id"),
+                exc,
+            )
+    return encoded

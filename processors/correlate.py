@@ -48,14 +48,17 @@ from processors.record_versions import (
     invoice_status_rank,
     ordering_key,
 )
-from processors.usage import UsageAggregates
+from processors.usage import BeyondGrace, UsageAggregates
 
 logger = logging.getLogger(__name__)
 
 ENRICHED = "enriched"
 NOTICES = "notices"
+# An event routed to the late-events topic: the record is ``{"event_id", "reason"}``
+# and the caller publishes the event itself with the reason.
+LATE = "late"
 
-# (topic role, Kafka key, record) with topic role ENRICHED or NOTICES.
+# (topic role, Kafka key, record) with topic role ENRICHED, NOTICES or LATE.
 Output = tuple[str, str, dict[str, Any]]
 
 # Payloads that only feed identity and account profiles: they publish no record.
@@ -117,7 +120,7 @@ class Correlator:
         self._profiles = AccountProfiles(stores.profiles)
         self._versions = RecordVersions(stores.records)
         self._refunds = ChargeRefunds(stores.records)
-        self._usage = UsageAggregates(stores.usage)
+        self._usage = UsageAggregates(stores.usage, settings.usage_grace_days)
         self._clock = clock
 
     def process(self, event: Mapping[str, Any]) -> list[Output]:
@@ -179,7 +182,7 @@ class Correlator:
         if kind == "Charge":
             return self._charge(payload, occurred_at), []
         if kind == "UsageEvent":
-            return self._usage_update(event, payload, occurred_at), []
+            return self._usage_update(event, payload, occurred_at)
         raise UnsupportedEvent(event["event_id"], kind)
 
     def _snapshot(
@@ -279,14 +282,14 @@ class Correlator:
 
     def _usage_update(
         self, event: Mapping[str, Any], usage: dict[str, Any], occurred_at: int
-    ) -> list[_RecordUpdate]:
+    ) -> tuple[list[_RecordUpdate], list[Output]]:
         group_id = usage.get("group_id")
         if not group_id:
             logger.warning(
                 "track call without a workspace is not counted",
                 extra={"event_id": event["event_id"]},
             )
-            return []
+            return [], []
         totals = self._usage.count(
             group_id,
             usage["event_name"],
@@ -294,15 +297,21 @@ class Correlator:
             usage["message_id"],
             int(usage["quantity"]),
         )
-        return [
-            _RecordUpdate(
-                "usage_daily",
-                totals.record_id,
-                totals.version,
-                f"{PRODUCT_GROUP}:{group_id}",
-                ("pipeline.UsageDaily", totals.as_payload()),
+        if isinstance(totals, BeyondGrace):
+            logger.info(
+                "usage call beyond the grace routed to the late-events topic",
+                extra={"event_id": event["event_id"], "record_id": totals.record_id},
             )
-        ]
+            late = {"event_id": event["event_id"], "reason": totals.reason}
+            return [], [(LATE, event["event_id"], late)]
+        update = _RecordUpdate(
+            "usage_daily",
+            totals.record_id,
+            totals.version,
+            f"{PRODUCT_GROUP}:{group_id}",
+            ("pipeline.UsageDaily", totals.as_payload()),
+        )
+        return [update], []
 
     # -- accounts -------------------------------------------------------------------
 

@@ -4,21 +4,36 @@ The aggregate key is ``<group id>/<UTC day>/<event name>``. The day is taken fro
 call's own timestamp in UTC, never from when it was received, so a call at 23:59:59.9
 and one at 00:00:00.1 land on different days.
 
+Each day is a tumbling window that stays open for a grace period after it ends. Time is
+measured per workspace: the newest call time seen for that workspace, never a global
+watermark, because one workspace's clock says nothing about another's (sources and
+generated corpora deliver accounts with unrelated clocks). A call whose day closed more
+than the grace ago (for its workspace) is not counted: it is reported as beyond grace
+and routed to the late-events topic by the caller. Closed windows are purged with the
+message ids counted in them, so state stays bounded by the workspaces' open days.
+
 Each call is counted once by its message id, so replaying a call after a restart does
 not inflate the totals. The per-key version is a counter the sink uses to keep the
 newest totals.
 
 Store layout: ``totals:<key>`` -> ``{"count", "quantity", "version"}``,
-``counted:<key>|<message id>`` -> true.
+``counted:<key>`` -> message ids counted, ``clock:<group id>`` -> newest call time
+(microseconds), ``open:<group id>`` -> ``[key, day]`` of the workspace's open windows.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from processors.envelope import utc_day
+
+logger = logging.getLogger(__name__)
+
+MICROS_PER_DAY = 86_400 * 1_000_000
 
 
 @dataclass(frozen=True)
@@ -42,15 +57,32 @@ class UsageTotals:
         }
 
 
+@dataclass(frozen=True)
+class BeyondGrace:
+    """The call's day closed for its workspace more than the grace period ago."""
+
+    record_id: str
+    reason: str
+
+
 def usage_record_id(group_id: str, day: str, event_name: str) -> str:
     return f"{group_id}/{day}/{event_name}"
 
 
-class UsageAggregates:
-    """Running totals per workspace, UTC day and event name."""
+def day_closes_at(day: str, grace_micros: int) -> int:
+    """When the window of ``day`` (YYYY-MM-DD, UTC) stops accepting calls."""
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int(start.timestamp()) * 1_000_000 + MICROS_PER_DAY + grace_micros
 
-    def __init__(self, store: MutableMapping[str, Any]) -> None:
+
+class UsageAggregates:
+    """Running totals per workspace, UTC day and event name, in windows with grace."""
+
+    def __init__(
+        self, store: MutableMapping[str, Any], grace_days: float = 92.0
+    ) -> None:
         self._store = store
+        self._grace_micros = int(grace_days * MICROS_PER_DAY)
 
     def count(
         self,
@@ -59,15 +91,31 @@ class UsageAggregates:
         occurred_at: int,
         message_id: str,
         quantity: int,
-    ) -> UsageTotals:
-        """Add one call to its day's totals unless it was already counted."""
+    ) -> UsageTotals | BeyondGrace:
+        """Add one call to its day's totals unless it was already counted or its
+        window is closed."""
         day = utc_day(occurred_at)
         key = usage_record_id(group_id, day, event_name)
+
+        # 1. the workspace's clock, and windows it has closed
+        newest = max(int(self._store.get(f"clock:{group_id}", 0)), occurred_at)
+        if newest != self._store.get(f"clock:{group_id}"):
+            self._store[f"clock:{group_id}"] = newest
+        closes_at = day_closes_at(day, self._grace_micros)
+        if closes_at < newest:
+            self._purge_closed(group_id, newest)
+            return BeyondGrace(
+                key,
+                f"usage {key}: call {message_id} at {occurred_at} is beyond the grace; "
+                f"the day closed at {closes_at}, the workspace is at {newest}",
+            )
+
+        # 2. the call, once
         totals = dict(
             self._store.get(f"totals:{key}", {"count": 0, "quantity": 0, "version": 0})
         )
-        counted_key = f"counted:{key}|{message_id}"
-        replayed = counted_key in self._store
+        counted = list(self._store.get(f"counted:{key}", []))
+        replayed = message_id in counted
         if not replayed:
             totals = {
                 "count": int(totals["count"]) + 1,
@@ -75,7 +123,11 @@ class UsageAggregates:
                 "version": int(totals["version"]) + 1,
             }
             self._store[f"totals:{key}"] = totals
-            self._store[counted_key] = True
+            self._store[f"counted:{key}"] = [*counted, message_id]
+            self._open(group_id, key, day)
+
+        # 3. windows the clock has closed
+        self._purge_closed(group_id, newest)
         return UsageTotals(
             record_id=key,
             group_id=group_id,
@@ -86,3 +138,26 @@ class UsageAggregates:
             version=int(totals["version"]),
             replayed=replayed,
         )
+
+    def _open(self, group_id: str, key: str, day: str) -> None:
+        windows = list(self._store.get(f"open:{group_id}", []))
+        if [key, day] not in windows:
+            self._store[f"open:{group_id}"] = [*windows, [key, day]]
+
+    def _purge_closed(self, group_id: str, newest: int) -> None:
+        windows = list(self._store.get(f"open:{group_id}", []))
+        closed = [
+            (key, day)
+            for key, day in windows
+            if day_closes_at(day, self._grace_micros) < newest
+        ]
+        if not closed:
+            return
+        for key, _ in closed:
+            del self._store[f"totals:{key}"]
+            del self._store[f"counted:{key}"]
+        closed_keys = {key for key, _ in closed}
+        self._store[f"open:{group_id}"] = [
+            w for w in windows if w[0] not in closed_keys
+        ]
+        logger.debug("usage windows closed", extra={"windows": sorted(closed_keys)})

@@ -10,7 +10,13 @@ import pytest
 
 from pipeline.settings import ProcessorSettings
 from processors.account_profile import NO_CRM_MATCH
-from processors.correlate import ENRICHED, NOTICES, Correlator, CorrelatorStores
+from processors.correlate import (
+    ENRICHED,
+    LATE,
+    NOTICES,
+    Correlator,
+    CorrelatorStores,
+)
 from processors.invoice_payment import payment_status
 from processors.record_versions import (
     Applied,
@@ -19,7 +25,7 @@ from processors.record_versions import (
     Replayed,
     ordering_key,
 )
-from processors.usage import UsageAggregates
+from processors.usage import BeyondGrace, UsageAggregates, UsageTotals
 
 SECOND = 1_000_000
 
@@ -345,6 +351,71 @@ def test_usage_counts_each_call_once() -> None:
 
     assert (replay.count, replay.quantity, replay.version) == (2, 8, 2)
     assert replay.replayed
+
+
+def test_a_late_call_within_the_grace_updates_its_day() -> None:
+    usage = UsageAggregates({}, grace_days=2)
+    usage.count("ws", "Calls", at("2024-10-01T10:00:00"), "m1", 5)
+    usage.count("ws", "Calls", at("2024-10-03T10:00:00"), "m2", 1)
+
+    late = usage.count("ws", "Calls", at("2024-10-01T23:00:00"), "m3", 4)
+
+    assert isinstance(late, UsageTotals)
+    assert (late.day, late.count, late.quantity, late.version) == (
+        "2024-10-01",
+        2,
+        9,
+        2,
+    )
+
+
+def test_a_call_beyond_the_grace_is_not_counted_and_says_why() -> None:
+    usage = UsageAggregates({}, grace_days=2)
+    usage.count("ws", "Calls", at("2024-10-01T10:00:00"), "m1", 5)
+    usage.count("ws", "Calls", at("2024-10-04T00:00:01"), "m2", 1)
+
+    late = usage.count("ws", "Calls", at("2024-10-01T23:00:00"), "m3", 4)
+
+    assert isinstance(late, BeyondGrace)
+    assert late.record_id == "ws/2024-10-01/Calls"
+    assert "m3" in late.reason and "beyond the grace" in late.reason
+
+
+def test_the_grace_is_measured_per_workspace_not_on_a_global_clock() -> None:
+    usage = UsageAggregates({}, grace_days=2)
+    usage.count("ws_new", "Calls", at("2024-12-01T10:00:00"), "m1", 1)
+
+    other = usage.count("ws_old", "Calls", at("2024-10-01T10:00:00"), "m2", 1)
+
+    assert isinstance(other, UsageTotals) and other.count == 1
+
+
+def test_closed_windows_are_purged_with_their_counted_calls() -> None:
+    store: dict[str, Any] = {}
+    usage = UsageAggregates(store, grace_days=1)
+    usage.count("ws", "Calls", at("2024-10-01T10:00:00"), "m1", 5)
+    usage.count("ws", "Seats", at("2024-10-01T11:00:00"), "m2", 1)
+    assert any("2024-10-01" in key for key in store)
+
+    usage.count("ws", "Calls", at("2024-10-03T00:00:01"), "m3", 1)
+
+    assert not any("2024-10-01" in key for key in store)
+    assert store["open:ws"] == [["ws/2024-10-03/Calls", "2024-10-03"]]
+
+
+def test_correlator_routes_a_call_beyond_the_grace_to_the_late_events_topic() -> None:
+    c = Correlator(
+        CorrelatorStores.in_memory(),
+        ProcessorSettings(usage_grace_days=1),
+        clock=lambda: 0,
+    )
+    c.process(track_event("m1", at("2024-10-05T10:00:00"), 5))
+
+    outputs = c.process(track_event("m0", at("2024-10-01T10:00:00"), 3))
+
+    assert records(outputs, "usage_daily") == []
+    assert [(role, key) for role, key, _ in outputs] == [(LATE, "m0")]
+    assert "beyond the grace" in outputs[0][2]["reason"]
 
 
 def test_usage_before_its_workspace_is_known_ends_on_the_company_account() -> None:
