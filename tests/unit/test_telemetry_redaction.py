@@ -51,7 +51,7 @@ def test_ids_timestamps_and_external_ids_pass(text: str) -> None:
     assert not contains_personal_data(text)
 
 
-def test_attributes_named_after_personal_data_are_redacted_whatever_their_value() -> None:
+def test_personal_data_field_names_are_redacted_whatever_their_value() -> None:
     cleaned = safe_attributes(
         {
             "customer.email": "not-an-address",
