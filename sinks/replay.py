@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import (
     Consumer,
@@ -37,6 +37,7 @@ from confluent_kafka import (
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config
 from pipeline.settings import Settings
+from sinks.audit import AuditTopic, AuditTrail, PersonalDataMask, default_instance_id
 from sinks.consumer import (
     PERMANENT_ERRORS,
     DeadLetter,
@@ -245,6 +246,13 @@ class _ReplayRun:
         self._applier = applier
         self._report = report
         self._dead_letters: DeadLetterTopic | None = None
+        # Replayed writes are audited like the sink's, under their own instance name.
+        self._audit_topic: AuditTopic | None = None
+        instance = settings.sink.instance_id or default_instance_id()
+        self._audit = AuditTrail(
+            f"{instance}/replay",
+            PersonalDataMask(settings.sink.audit_mask_personal_data),
+        )
 
     def read(self, ranges: list[PartitionRange]) -> None:
         pending = {r.partition: r for r in ranges if r.size > 0}
@@ -261,6 +269,8 @@ class _ReplayRun:
         finally:
             if self._dead_letters is not None:
                 self._dead_letters.close()
+            if self._audit_topic is not None:
+                self._audit_topic.close()
 
     def _consume_until_done(self, pending: dict[int, PartitionRange]) -> None:
         last_record = time.monotonic()
@@ -290,10 +300,19 @@ class _ReplayRun:
             self._preview(message)
             return
         result = self._applier.apply(source, message.value())
+        try:
+            event: dict[str, Any] | None = self._applier.decode(message.value())
+        except PERMANENT_ERRORS:
+            event = None
         if isinstance(result, DeadLetter):
             self._dead_letter(message, result)
+            audit = self._audit.for_dead_letter(event, result)
         else:
             self._report.stats.count(result)
+            audit = self._audit.for_outcome(source, event, result)
+        if self._audit_topic is None:
+            self._audit_topic = AuditTopic(self._settings, "odoo-sink-replay-audit")
+        self._audit_topic.publish(audit)
 
     def _preview(self, message: Message) -> None:
         try:

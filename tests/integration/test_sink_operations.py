@@ -115,6 +115,16 @@ def test_reconcile_is_clean_after_a_run_and_names_exactly_what_was_changed(
         rewrite_same_version=True,
     )
     assert reconcile(sink_settings, client).exception_count == 0
+    topic = Topics(sink_settings.kafka.topic_prefix).sink_audit
+    replayed = [
+        json.loads(m.value())
+        for m in read_topic(sink_settings, topic, "audit-probe")
+        if json.loads(m.value())["sink_instance"].endswith("/replay")
+    ]
+    assert {(a["action"], a["external_id"]) for a in replayed} >= {
+        ("updated", "invoice_in_a"),
+        ("created", "ticket_t_2"),
+    }
 
 
 def test_dead_letters_are_listed_without_personal_data_and_redriven_once(
