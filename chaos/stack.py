@@ -16,9 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient
+
 from chaos.exceptions import StackError
 from devstack.local_kafka import LocalKafka, LocalKafkaError, free_port
+from eventbus.kafka_config import admin_config
 from eventbus.topic_admin import ensure_topics
+from eventbus.topics import Topics
 from pipeline.demo import settings_environment, wait_for_standin
 from pipeline.settings import Settings
 
@@ -134,6 +138,7 @@ class ChaosStack:
         self.start_standin()
 
         ensure_topics(self.settings)
+        self.wait_for_leaders()
 
         self.processor = Component(
             "processors",
@@ -153,6 +158,31 @@ class ChaosStack:
             wait_for_standin(self.settings.odoo.url, timeout=60)
         except RuntimeError as exc:
             raise StackError(f"{exc}; see {self.standin.log}") from exc
+
+    def wait_for_leaders(self, timeout: float = 60.0) -> None:
+        """Block until every partition of the pipeline's topics has a leader.
+
+        Scenarios are about faults mid-run, not about records produced into topics
+        created a moment earlier, so the run starts only once the topics are ready.
+        """
+        admin = AdminClient(admin_config(self.settings.kafka))
+        wanted = {
+            spec.name for spec in Topics(self.settings.kafka.topic_prefix).specs(1)
+        }
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            topics = admin.list_topics(timeout=10).topics
+            ready = {
+                name
+                for name in wanted
+                if name in topics
+                and topics[name].partitions
+                and all(p.leader >= 0 for p in topics[name].partitions.values())
+            }
+            if ready == wanted:
+                return
+            time.sleep(0.5)
+        raise StackError(f"topics without a leader after {timeout:.0f}s")
 
     def restart_broker(self) -> float:
         """Stop the broker (SIGTERM) and start it on the same data dir and port.
