@@ -23,6 +23,7 @@ Store layout: ``totals:<key>`` -> ``{"count", "quantity", "version"}``,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -71,8 +72,15 @@ def usage_record_id(group_id: str, day: str, event_name: str) -> str:
 
 def day_closes_at(day: str, grace_micros: int) -> int:
     """When the window of ``day`` (YYYY-MM-DD, UTC) stops accepting calls."""
+    return _day_start(day) + MICROS_PER_DAY + grace_micros
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_start(day: str) -> int:
+    # Every call checks each open day of its workspace; parsing the date each time was
+    # the largest cost of counting a call.
     start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
-    return int(start.timestamp()) * 1_000_000 + MICROS_PER_DAY + grace_micros
+    return int(start.timestamp()) * 1_000_000
 
 
 class UsageAggregates:
