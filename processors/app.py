@@ -19,6 +19,7 @@ offset and skipped: one bad record never stops the worker.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any
 import faust
 
 from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
-from pipeline.settings import Settings
+from pipeline.settings import KafkaSettings, Settings
 from processors.correlate import ENRICHED, LATE, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
 from processors.exceptions import UnreadableRecord
@@ -91,12 +92,39 @@ def _micros_now() -> int:
     return time.time_ns() // 1_000
 
 
+def faust_broker_urls(kafka: KafkaSettings) -> str:
+    """Faust names each bootstrap server as its own URL, separated by ``;``."""
+    hosts = [h.strip() for h in kafka.bootstrap_servers.split(",") if h.strip()]
+    return ";".join(f"kafka://{host}" for host in hosts)
+
+
+def faust_broker_credentials(
+    kafka: KafkaSettings,
+) -> faust.types.auth.CredentialsT | None:
+    """The same TLS and SASL settings the librdkafka clients use (eventbus.kafka_config)."""
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        ssl_context = ssl.create_default_context(cafile=kafka.ssl_ca_location)
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl_context)
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    return faust.SASLCredentials(
+        username=kafka.sasl_username or "",
+        password=password,
+        mechanism=kafka.sasl_mechanism or "PLAIN",
+        ssl_context=ssl_context,
+    )
+
+
 def build_app(settings: Settings) -> faust.App:
     """The processors' Faust app, agents and tables, configured from ``settings``."""
     processors = settings.processors
     app = faust.App(
         processors.app_id,
-        broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        broker=faust_broker_urls(settings.kafka),
+        broker_credentials=faust_broker_credentials(settings.kafka),
         store=store_url(),
         datadir=str(processors.state_dir),
         value_serializer="raw",
