@@ -207,7 +207,7 @@ def measure(
     broker: LocalKafka,
     running: list[Component],
 ) -> None:
-    broker_pid = broker._process.pid if broker._process else None  # noqa: SLF001
+    broker_pid = int(json.loads(broker.state_file.read_text())["pid"])
 
     # 3. publish
     raw_settings = stage_settings(bootstrap, "raw.", state_dir)
