@@ -28,6 +28,8 @@ class BenchReport:
     offered_per_second: float = 0.0
     latency: LatencySummary | None = None
     saturation: Rate = NOT_MEASURED
+    ingest_acknowledged: int = 0
+    on_source_topics: int = 0
     memory: dict[str, MemoryTrace] = field(default_factory=dict)
     profiles: dict[str, Path] = field(default_factory=dict)
     started: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
@@ -51,6 +53,10 @@ class BenchReport:
                 self.raw_passthrough,
             ),
             *self._sink_rows(),
+            "",
+            f"Business events the ingest reported acknowledged: "
+            f"{self.ingest_acknowledged}; records on the source topics afterwards: "
+            f"{self.on_source_topics}.",
             "",
             *self._latency_lines(),
             "",
@@ -106,6 +112,8 @@ class BenchReport:
             "publish": [self.adapter_publish.per_second, self.raw_publish.per_second],
             "process": [self.processor.per_second, self.raw_passthrough.per_second],
             "sink": self.sink.per_second,
+            "ingest_acknowledged": self.ingest_acknowledged,
+            "on_source_topics": self.on_source_topics,
             "sink_batching": self.sink_batching,
             "offered_per_second": self.offered_per_second,
             "latency": None if self.latency is None else vars(self.latency),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from eventbus.avro_codec import AvroCodec
@@ -94,6 +94,25 @@ def adapter_publish(corpus_dir: Path, settings: Settings) -> tuple[Rate, int]:
     began = time.monotonic()
     report = ingest_corpus(corpus_dir, settings)
     return Rate(report.lines_read, time.monotonic() - began), report.accepted
+
+
+def records_on(settings: Settings, topics: list[str]) -> int:
+    """How many records ``topics`` hold (end minus start offsets of every partition)."""
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "bench"}
+    )
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        total = 0
+        for topic in topics:
+            for partition in metadata.topics[topic].partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=10
+                )
+                total += high - low
+        return total
+    finally:
+        consumer.close()
 
 
 def raw_passthrough(settings: Settings, expected_records: int) -> Rate:
