@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -323,6 +324,7 @@ class LocalKafka:
             try:
                 metadata = admin.list_topics(timeout=2)
                 if metadata.brokers:
+                    self._warm_up_producer_ids(deadline)
                     return
             except Exception:  # noqa: BLE001 - any failure here means "not ready yet"
                 pass
@@ -332,6 +334,37 @@ class LocalKafka:
             f"the broker did not answer metadata within {STARTUP_TIMEOUT_SECONDS:.0f}s;"
             f" see {self.log_file}"
         )
+
+    def _warm_up_producer_ids(self, deadline: float) -> None:
+        """Have one idempotent producer get its producer id and land a record.
+
+        On a brand-new broker the first InitProducerId creates and loads the transaction
+        state topic, and producers retry "coordinator load in progress" meanwhile. Runs
+        that started publishing into that window have ended with a partition lacking its
+        first acknowledged batch, so the broker is reported ready only once a producer
+        has gone through it. A broker that has run before already has that state.
+        """
+        from confluent_kafka import Producer
+
+        while time.monotonic() < deadline:
+            producer = Producer(
+                {
+                    "bootstrap.servers": self.bootstrap_servers,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                }
+            )
+            delivered: list[bool] = []
+            producer.produce(
+                "__devstack_warmup",
+                value=b"ready",
+                on_delivery=partial(_record_delivery, delivered),
+            )
+            producer.flush(max(1.0, min(30.0, deadline - time.monotonic())))
+            if delivered == [True]:
+                return
+            time.sleep(0.5)
+        raise LocalKafkaError("the broker never acknowledged a first idempotent record")
 
     def _output_tail(self) -> str:
         path = self.data_dir / "broker.out"
@@ -369,6 +402,10 @@ class LocalKafka:
             return None
         state = json.loads(self.state_file.read_text())
         return state["bootstrap"] if _alive(int(state["pid"]), None) else None
+
+
+def _record_delivery(outcomes: list[bool], error: object, _message: object) -> None:
+    outcomes.append(error is None)
 
 
 def _alive(pid: int, process: subprocess.Popen[bytes] | None) -> bool:

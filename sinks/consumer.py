@@ -84,6 +84,18 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 DEAD_LETTER_HEADER_PREFIX = "x-sink-"
+# How long a commit is retried while the group coordinator loads or moves.
+COMMIT_RETRY_SECONDS = 30.0
+RETRIABLE_COMMIT_ERRORS = frozenset(
+    {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
 
 
 class OdooUnavailable(Exception):
@@ -474,7 +486,7 @@ class OdooSink:
 
         # 3. Commit, per partition, the offset after the last finished record.
         if next_offsets:
-            self._consumer.commit(offsets=next_offsets, asynchronous=False)
+            self._commit(next_offsets)
 
         self._merge_stats(batch)
         counts = _batch_counts(batch)
@@ -483,6 +495,32 @@ class OdooSink:
             "seconds": round(time.monotonic() - started, 3),
         }
         logger.info("odoo sink batch %s", _key_values(counts))
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit synchronously, retrying while the group coordinator moves or loads
+        (it does after a broker restart). If it still fails, the offsets stay where they
+        were: the records are read again later, which the version guard makes harmless,
+        so the sink logs it and goes on instead of exiting."""
+        deadline = time.monotonic() + COMMIT_RETRY_SECONDS
+        delay = 0.2
+        while True:
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                retriable = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in RETRIABLE_COMMIT_ERRORS
+                )
+                if not retriable or time.monotonic() >= deadline:
+                    logger.warning(
+                        "offset commit failed; records after the last committed "
+                        "offset will be read again %s",
+                        _key_values({"error": str(error)}),
+                    )
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _gather(self) -> list[Message]:
         """One batch: the first poll, then more until the size or interval is hit."""
