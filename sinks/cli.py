@@ -93,6 +93,13 @@ def run_replay(
         int | None,
         typer.Option(help="Start every chosen partition at this offset."),
     ] = None,
+    to_offset: Annotated[
+        int | None,
+        typer.Option(
+            help="Stop before this offset in every chosen partition (with "
+            "--from-offset: an offset range). Default: the end when the replay starts."
+        ),
+    ] = None,
     from_time: Annotated[
         datetime | None,
         typer.Option(
@@ -141,6 +148,7 @@ def run_replay(
         report = replay(
             settings,
             from_offset=from_offset,
+            to_offset=to_offset,
             from_timestamp=from_time,
             partitions=partition or None,
             dry_run=dry_run,

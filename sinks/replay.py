@@ -123,10 +123,13 @@ def replay(
     dry_run: bool,
     client: OdooClient | None = None,
     rewrite_same_version: bool = False,
+    to_offset: int | None = None,
 ) -> ReplayReport:
     """Re-apply the enriched topic from ``from_offset`` or ``from_timestamp``.
 
     With neither, every partition is replayed from its earliest retained record.
+    ``to_offset`` (exclusive) ends every chosen partition there instead of at the end
+    it had when the replay started, so a start and an end offset make a range.
     ``rewrite_same_version`` also rewrites records Odoo holds at the same version:
     the repair after a deploy that wrote wrong values (never older versions).
     """
@@ -143,7 +146,9 @@ def replay(
         )
     )
     try:
-        ranges = _ranges(consumer, topic, from_offset, from_timestamp, partitions)
+        ranges = _ranges(
+            consumer, topic, from_offset, from_timestamp, partitions, to_offset
+        )
         report = ReplayReport(dry_run=dry_run, ranges=ranges)
         logger.info(
             "replaying topic=%s dry_run=%s ranges=%s",
@@ -171,6 +176,7 @@ def _ranges(
     from_offset: int | None,
     from_timestamp: datetime | None,
     partitions: list[int] | None,
+    to_offset: int | None = None,
 ) -> list[PartitionRange]:
     metadata = consumer.list_topics(topic, timeout=30)
     known = (
@@ -204,7 +210,8 @@ def _ranges(
             start = starts[partition] if starts[partition] >= 0 else high
         else:
             start = low if from_offset is None else min(max(from_offset, low), high)
-        ranges.append(PartitionRange(partition, start, high))
+        end = high if to_offset is None else min(max(to_offset, start), high)
+        ranges.append(PartitionRange(partition, start, end))
     return ranges
 
 
