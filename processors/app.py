@@ -29,6 +29,7 @@ import faust
 
 from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from pipeline.settings import KafkaSettings, Settings
+from processors.consumer_lag import add_lag_reporter
 from processors.correlate import ENRICHED, LATE, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate
 from processors.exceptions import UnreadableRecord
@@ -151,6 +152,7 @@ def build_app(settings: Settings) -> faust.App:
     _add_deduplicate(app, settings, topics, codec)
     _add_correlate(app, settings, topics, codec)
     add_health_views(app, settings)
+    add_lag_reporter(app, processors.app_id)
     return app
 
 
