@@ -21,6 +21,9 @@ from producers.publisher import EventPublisher
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_LINES = 1000
+# Acknowledged records are read back and checked in chunks of this many lines, which
+# also bounds the memory held for publishing them again.
+VERIFY_EVERY_LINES = 2000
 
 
 @dataclass
@@ -55,6 +58,8 @@ def ingest_corpus(
     own_publisher = publisher is None
     active = publisher or EventPublisher(settings)
     report = IngestReport()
+    republished = 0
+    acked = 0
     received_at = datetime.now(tz=UTC)
     logger.info("ingest started", extra={"corpus_dir": str(corpus_dir)})
     try:
@@ -72,15 +77,26 @@ def ingest_corpus(
             report.lines_read += 1
             active.poll(0)
 
+            if report.lines_read % VERIFY_EVERY_LINES == 0:
+                counts, again = active.flush_verified()
+                acked += counts.acknowledged
+                republished += again
+
             if report.lines_read % progress_every == 0:
                 logger.info("ingest progress", extra=report.as_log_fields())
 
-        counts = active.flush()
+        counts, again = active.flush_verified()
+        acked += counts.acknowledged
+        republished += again
     finally:
         if own_publisher:
             active.close()
     logger.info(
         "ingest finished",
-        extra={**report.as_log_fields(), "acked": counts.acknowledged},
+        extra={
+            **report.as_log_fields(),
+            "acked": acked,
+            "published_again": republished,
+        },
     )
     return report

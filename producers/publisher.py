@@ -29,6 +29,7 @@ from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import producer_config
 from pipeline.settings import Settings
 from producers.exceptions import PublishError
+from producers.publish_verifier import PublishedRecord, publish_until_verified
 from telemetry.metrics import count_event_out, count_reject
 from telemetry.span_attributes import business_event_attributes, kafka_send_attributes
 
@@ -50,6 +51,9 @@ class DeliveryTicket:
     error: str | None = None
     partition: int | None = None
     offset: int | None = None
+    # Kept until the record is verified, so it can be published again if missing.
+    value: bytes = b""
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def acknowledged(self) -> bool:
@@ -88,6 +92,18 @@ def _tracer_provider() -> trace.TracerProvider:
     return TracerProvider()
 
 
+def _published(ticket: DeliveryTicket) -> PublishedRecord:
+    assert ticket.partition is not None and ticket.offset is not None
+    return PublishedRecord(
+        ticket.topic,
+        ticket.partition,
+        ticket.offset,
+        ticket.key.encode(),
+        ticket.value,
+        ticket.headers,
+    )
+
+
 class EventPublisher:
     """Produces BusinessEvent and RejectedInput records to the pipeline's topics."""
 
@@ -102,6 +118,7 @@ class EventPublisher:
             producer_config(settings.kafka, CLIENT_ID)
         )
         self._codec = codec or AvroCodec(settings.kafka.schema_registry_url)
+        self._kafka = settings.kafka
         self._topics = Topics(settings.kafka.topic_prefix)
         provider = tracer_provider or _tracer_provider()
         self._tracer = provider.get_tracer(TRACER_NAME)
@@ -143,7 +160,7 @@ class EventPublisher:
     def _produce(
         self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]
     ) -> DeliveryTicket:
-        ticket = DeliveryTicket(topic, key)
+        ticket = DeliveryTicket(topic, key, value=value, headers=headers)
         while True:
             try:
                 self._producer.produce(
@@ -182,6 +199,25 @@ class EventPublisher:
                 f"topic {first.topic} key {first.key}: {reason}"
             )
         return counts
+
+    def flush_verified(self, timeout: float = 60.0) -> tuple[PublishCounts, int]:
+        """``flush``, then read every acknowledged record back from the broker and
+        publish again any that is not at its acknowledged offset (see
+        ``producers.publish_verifier``). Returns the counts and how many records had
+        to be published again."""
+        tickets = list(self._window.tickets)
+        counts = self.flush(timeout)
+        republished = publish_until_verified(
+            self._kafka, [_published(t) for t in tickets], self._publish_again
+        )
+        return counts, republished
+
+    def _publish_again(self, records: list[PublishedRecord]) -> list[PublishedRecord]:
+        tickets = [
+            self._produce(r.topic, r.key.decode(), r.value, r.headers) for r in records
+        ]
+        self.flush()
+        return [_published(t) for t in tickets]
 
     def wait_acknowledged(self, ticket: DeliveryTicket, timeout: float) -> None:
         """Block until the broker answered for ``ticket``; PublishError if it refused."""
