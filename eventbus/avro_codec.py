@@ -88,6 +88,10 @@ class AvroCodec:
             raise SchemaCatalogError(f"no schema named {subject!r} in the catalog")
         return max(entries, key=lambda e: e.version)
 
+    def subjects(self) -> list[str]:
+        """The top-level messages the catalog names."""
+        return sorted({entry.subject for entry in self._entries})
+
     def reader_schema(self, subject: str) -> dict[str, Any]:
         """The current (newest) schema of a subject: what this code reads and writes."""
         return self._parsed(self._latest_entry(subject).file)

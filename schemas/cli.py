@@ -80,6 +80,30 @@ def check_command(
         typer.echo(f"{len(refused)} schema(s) break their mode against {against}")
         raise typer.Exit(1)
     typer.echo(f"{len(verdicts)} schema(s) compatible with {against}")
+    _check_registry_if_configured()
+
+
+def _check_registry_if_configured() -> None:
+    """With PIPELINE_KAFKA__SCHEMA_REGISTRY_URL set, also ask the registry."""
+    from pipeline.settings import load_settings
+
+    url = load_settings().kafka.schema_registry_url
+    if not url:
+        return
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from eventbus.avro_codec import AvroCodec
+    from schemas.registry_check import registry_problems
+
+    codec = AvroCodec()
+    problems = registry_problems(
+        SchemaRegistryClient({"url": url}), codec, codec.subjects()
+    )
+    for problem in problems:
+        typer.echo(f"REFUSED by the registry: {problem}")
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("the Schema Registry accepts every current schema")
 
 
 if __name__ == "__main__":
