@@ -287,11 +287,18 @@ def run_demo(
         wait_until_idle(
             bootstrap,
             [
+                # Every accepted line is one record on a source topic, so the
+                # processors are not done before they committed at least that many.
                 GroupWatch(
                     settings.processors.app_id,
                     [*topics.source_topics, topics.deduplicated],
+                    min_committed=ingest_report.accepted,
                 ),
-                GroupWatch(settings.sink.group_id, [topics.enriched]),
+                GroupWatch(
+                    settings.sink.group_id,
+                    [topics.enriched],
+                    min_committed=1 if ingest_report.accepted else 0,
+                ),
             ],
             still_running=processes.crashed,
         )

@@ -15,8 +15,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GroupWatch:
+    """A consumer group to wait for, on the topics it reads.
+
+    ``min_committed`` is how many records the group must have committed in total before
+    it can count as caught up: without it, a moment when the broker's metadata does not
+    list the topics yet (or the group has not started) would read as "no lag".
+    """
+
     group_id: str
     topics: list[str]
+    min_committed: int = 0
 
 
 class LagProbe:
@@ -47,7 +55,7 @@ class LagProbe:
             logger.debug("lag of %s unknown for now: %s", self.watch.group_id, exc)
             return None
 
-    def _lag(self) -> int:
+    def _lag(self) -> int | None:
         metadata = self._consumer.list_topics(timeout=10)
         partitions = [
             TopicPartition(topic, p)
@@ -56,12 +64,16 @@ class LagProbe:
             for p in metadata.topics[topic].partitions
         ]
         if not partitions:
-            return 0
+            return None if self.watch.min_committed else 0
         committed = self._consumer.committed(partitions, timeout=10)
         lag = 0
+        committed_total = 0
         for tp in committed:
             low, high = self._consumer.get_watermark_offsets(tp, timeout=10)
             lag += high - (tp.offset if tp.offset >= 0 else low)
+            committed_total += max(tp.offset, 0)
+        if committed_total < self.watch.min_committed:
+            return None
         return lag
 
     def close(self) -> None:
