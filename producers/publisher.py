@@ -93,11 +93,11 @@ def _tracer_provider() -> trace.TracerProvider:
 
 
 def _published(ticket: DeliveryTicket) -> PublishedRecord:
-    assert ticket.partition is not None and ticket.offset is not None
+    """The ticket as a record to verify; offset -1 when the broker reported none."""
     return PublishedRecord(
         ticket.topic,
-        ticket.partition,
-        ticket.offset,
+        ticket.partition if ticket.partition is not None else -1,
+        ticket.offset if ticket.offset is not None else -1,
         ticket.key.encode(),
         ticket.value,
         ticket.headers,
@@ -209,7 +209,7 @@ class EventPublisher:
         counts = self.flush(timeout)
         try:
             republished = publish_until_verified(
-                self._kafka, [_published(t) for t in tickets], self._publish_again
+                self._kafka, self._with_offsets(tickets), self._publish_again
             )
         except Exception:  # noqa: BLE001 - the check is a safety net, never a stop
             # Every record was acknowledged; only the read-back failed. Say so loudly
@@ -226,7 +226,32 @@ class EventPublisher:
             self._produce(r.topic, r.key.decode(), r.value, r.headers) for r in records
         ]
         self.flush()
-        return [_published(t) for t in tickets]
+        return self._with_offsets(tickets)
+
+    def _with_offsets(
+        self, tickets: list[DeliveryTicket], attempts: int = 3
+    ) -> list[PublishedRecord]:
+        """Records to verify by offset. A success report without an offset (the
+        broker's answer to a retried batch it judged a duplicate) cannot be checked,
+        so that record is published again until its report carries one."""
+        records = [_published(t) for t in tickets]
+        for _ in range(attempts):
+            unknown = [r for r in records if r.offset < 0]
+            if not unknown:
+                return records
+            logger.warning(
+                "acknowledged without an offset; publishing again to verify",
+                extra={"records": len(unknown)},
+            )
+            again = [
+                self._produce(r.topic, r.key.decode(), r.value, r.headers)
+                for r in unknown
+            ]
+            self.flush()
+            records = [r for r in records if r.offset >= 0] + [
+                _published(t) for t in again
+            ]
+        return [r for r in records if r.offset >= 0]
 
     def wait_acknowledged(self, ticket: DeliveryTicket, timeout: float) -> None:
         """Block until the broker answered for ``ticket``; PublishError if it refused."""

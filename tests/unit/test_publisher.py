@@ -165,3 +165,39 @@ def test_waiting_for_one_record() -> None:
         asyncio.run(silent.acknowledged(ticket, timeout=0.05))
     with pytest.raises(PublishError):
         silent.wait_acknowledged(ticket, timeout=0.05)
+
+
+class OffsetlessFirstReportProducer(RecordingProducer):
+    """Reports the first record delivered without an offset, as a broker answer to a
+    retried batch it judged a duplicate does."""
+
+    def poll(self, timeout: float = 0) -> int:
+        served, self._pending = self._pending, []
+        for callback, topic, offset in served:
+            callback(None, _Message(topic, 0, None if offset == 0 else offset))
+        return len(served)
+
+
+def test_an_acknowledgement_without_offset_is_published_again_to_be_verified(
+    monkeypatch,
+) -> None:
+    import producers.publisher as publisher_module
+
+    checked: list[list] = []
+
+    def verify(kafka, published, publish_again) -> int:
+        checked.append(published)
+        return 0
+
+    monkeypatch.setattr(publisher_module, "publish_until_verified", verify)
+    producer = OffsetlessFirstReportProducer()
+    publisher = EventPublisher(Settings(), producer=producer)
+
+    publisher.publish_event("billing", "cus_1", _event())
+    counts, _ = publisher.flush_verified()
+
+    assert counts.acknowledged == 1
+    assert len(producer.records) == 2  # the offset-less record went out again
+    assert [(r.offset, r.value) for r in checked[0]] == [
+        (1, producer.records[0]["value"])
+    ]
