@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
+
 
 class OdooError(Exception):
     def __init__(
@@ -309,3 +311,25 @@ def _paging(limit: int | None, offset: int, order: str | None) -> dict[str, Any]
     if order:
         params["order"] = order
     return params
+
+
+def post_json(
+    http: httpx.Client, url: str, path: str, body: object, model: str, method: str
+) -> httpx.Response:
+    """POST ``body`` to ``path``; a timeout or a connection failure is transient."""
+    try:
+        return http.post(path, json=body)
+    except httpx.TimeoutException as exc:
+        raise OdooTransientError(
+            f"no answer within the timeout: {exc}",
+            name=type(exc).__name__,
+            model=model,
+            method=method,
+        ) from exc
+    except httpx.TransportError as exc:
+        raise OdooTransientError(
+            f"cannot reach {url}: {exc}",
+            name=type(exc).__name__,
+            model=model,
+            method=method,
+        ) from exc

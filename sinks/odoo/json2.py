@@ -12,9 +12,9 @@ from sinks.odoo.client import (
     MethodCall,
     OdooClient,
     OdooPermanentError,
-    OdooTransientError,
     build_error,
     parse_retry_after,
+    post_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,22 +67,9 @@ class Json2Client(OdooClient):
         self._http.close()
 
     def _post(self, model: str, method: str, body: dict[str, Any]) -> Any:
-        try:
-            response = self._http.post(f"/json/2/{model}/{method}", json=body)
-        except httpx.TimeoutException as exc:
-            raise OdooTransientError(
-                f"no answer within the timeout: {exc}",
-                name=type(exc).__name__,
-                model=model,
-                method=method,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise OdooTransientError(
-                f"cannot reach {self._url}: {exc}",
-                name=type(exc).__name__,
-                model=model,
-                method=method,
-            ) from exc
+        response = post_json(
+            self._http, self._url, f"/json/2/{model}/{method}", body, model, method
+        )
         if response.status_code == 200:
             return _decode(response, model, method)
         raise _error_from(response, model, method)

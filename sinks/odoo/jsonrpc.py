@@ -19,9 +19,9 @@ from sinks.odoo.client import (
     OdooAccessDenied,
     OdooClient,
     OdooPermanentError,
-    OdooTransientError,
     build_error,
     parse_retry_after,
+    post_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -135,22 +135,7 @@ class JsonRpcClient(OdooClient):
     def _send(
         self, envelope: dict[str, Any], model: str, method: str
     ) -> httpx.Response:
-        try:
-            return self._http.post("/jsonrpc", json=envelope)
-        except httpx.TimeoutException as exc:
-            raise OdooTransientError(
-                f"no answer within the timeout: {exc}",
-                name=type(exc).__name__,
-                model=model,
-                method=method,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise OdooTransientError(
-                f"cannot reach {self._url}: {exc}",
-                name=type(exc).__name__,
-                model=model,
-                method=method,
-            ) from exc
+        return post_json(self._http, self._url, "/jsonrpc", envelope, model, method)
 
 
 def _decode(response: httpx.Response, model: str, method: str) -> dict[str, Any]:
