@@ -122,9 +122,27 @@ class ProcessorSettings(BaseModel):
         "measured per workspace on the newest call time seen for it.",
     )
     output_journal_span: int = Field(
-        default=50_000,
-        description="Input offsets whose correlate outputs are kept for re-publishing "
-        "after a crash; must exceed the records processed between offset commits.",
+        default=20_000,
+        description="Input offsets whose correlate changes and outputs are kept for "
+        "recovery after a crash; must exceed the records processed between commits.",
+    )
+    reorder_hold_seconds: float = Field(
+        default=3.0,
+        description="How long correlate holds an event (by record arrival time) so "
+        "that events delivered out of order are applied in event-time order.",
+    )
+    reorder_max_per_account: int = Field(
+        default=1000,
+        description="Most events held for one account; beyond it the oldest go early.",
+    )
+    reorder_dependency_wait_seconds: float = Field(
+        default=15.0,
+        description="How long a payment waits in the buffer for its invoice.",
+    )
+    reorder_tick_seconds: float = Field(
+        default=1.0,
+        description="While events are held, how often the worker sends a tick record "
+        "so holds end even when no new event arrives.",
     )
 
 

@@ -6,13 +6,12 @@ The pure core (``dedup``, ``identity``, ``account_profile``, ``record_versions``
 ``app`` wires it into Faust agents and tables.
 """
 
-from processors.correlate import ENRICHED, LATE, NOTICES, Correlator, CorrelatorStores
+from processors.correlate import ENRICHED, LATE, Correlator, CorrelatorStores
 from processors.dedup import DedupLedger, Duplicate, FirstSeen
 
 __all__ = [
     "ENRICHED",
     "LATE",
-    "NOTICES",
     "Correlator",
     "CorrelatorStores",
     "DedupLedger",

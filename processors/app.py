@@ -5,12 +5,9 @@ them (a redelivery carries the same source account key, so it reaches the same
 partition as its first delivery). First deliveries go on, byte for byte, to
 ``processing.deduplicated``; redeliveries become ``duplicate`` notices.
 
-``correlate`` reads ``processing.deduplicated`` (one partition: the identity graph must
-see every identifier) with changelog-backed tables for the graph and profiles, record
-versions and usage, and publishes enriched records keyed by canonical account id and
-notices for late snapshots. What it publishes for each input offset is journalled
-(``output_journal``), so a record read again after a crash re-publishes its first
-pass instead of being processed against state that already holds it.
+``correlate`` (``processors.correlate_agent``) reads ``processing.deduplicated``, holds
+events in a reorder buffer, and publishes enriched records keyed by canonical account
+id and late events.
 
 A record that cannot be read or processed is logged with its topic, partition and
 offset and skipped: one bad record never stops the worker.
@@ -21,26 +18,21 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
+from eventbus import AvroCodec, Topics
 from pipeline.settings import KafkaSettings, Settings
 from processors.consumer_lag import add_lag_reporter
-from processors.correlate import ENRICHED, LATE, Correlator, CorrelatorStores
+from processors.correlate_agent import add_correlate
 from processors.dedup import DedupLedger, Duplicate
-from processors.exceptions import UnreadableRecord
 from processors.health_views import add_health_views
 from processors.notices import duplicate_notice
-from processors.output_journal import OutputJournal
-from processors.table_buffer import TableBuffer
+from processors.stage_records import PROCESSING_NOTICE, ProcessorTopics, read_event
 from processors.tracing import (
     as_headers,
     record_attributes,
-    record_correlation,
     record_duplicate,
     record_passed,
     stage_span,
@@ -48,10 +40,6 @@ from processors.tracing import (
 
 logger = logging.getLogger(__name__)
 
-BUSINESS_EVENT = "BusinessEvent"
-ENRICHED_EVENT = "EnrichedEvent"
-PROCESSING_NOTICE = "ProcessingNotice"
-LATE_REASON_HEADER = "late-reason"
 
 # How often each partition's expired dedup identities are dropped.
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -66,15 +54,6 @@ def store_url() -> str:
         logger.warning("rocksdict is not installed; table state is kept in memory")
         return "memory://"
     return "rocksdb://"
-
-
-@dataclass(frozen=True)
-class ProcessorTopics:
-    sources: faust.TopicT
-    deduplicated: faust.TopicT
-    notices: faust.TopicT
-    late: faust.TopicT
-    enriched: faust.TopicT
 
 
 def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
@@ -150,7 +129,7 @@ def build_app(settings: Settings) -> faust.App:
     )
     codec = AvroCodec(settings.kafka.schema_registry_url)
     _add_deduplicate(app, settings, topics, codec)
-    _add_correlate(app, settings, topics, codec)
+    add_correlate(app, settings, topics, codec)
     add_health_views(app, settings)
     add_lag_reporter(app, processors.app_id)
     return app
@@ -160,17 +139,6 @@ def _json_table(app: faust.App, name: str, partitions: int) -> Any:
     # Without model types Faust serialises keys and values of a table as JSON, which
     # is why every value the core stores is plain JSON data.
     return app.Table(name, partitions=partitions, key_type=str)
-
-
-def _read_event(codec: AvroCodec, message: Any, stage: str) -> dict[str, Any] | None:
-    try:
-        return codec.decode(BUSINESS_EVENT, message.value)
-    except (WireFormatError, SchemaCatalogError) as exc:
-        error = UnreadableRecord(
-            message.topic, message.partition, message.offset, str(exc)
-        )
-        logger.warning("%s skipped a record: %s", stage, error)
-        return None
 
 
 def _add_deduplicate(
@@ -184,7 +152,7 @@ def _add_deduplicate(
     async def deduplicate(stream: Any) -> Any:
         async for record in stream.events():
             message = record.message
-            event = _read_event(codec, message, "deduplicate")
+            event = read_event(codec, message, "deduplicate")
             if event is None:
                 continue
             with stage_span(
@@ -225,125 +193,3 @@ def _purge_when_due(
         return
     last_purge[partition] = now
     ledger.purge(_micros_now(), shard=partition)
-
-
-def _add_correlate(
-    app: faust.App, settings: Settings, topics: ProcessorTopics, codec: AvroCodec
-) -> None:
-    buffers = [
-        TableBuffer(_json_table(app, name, 1))
-        for name in (
-            "identity-graph",
-            "account-profiles",
-            "record-versions",
-            "usage-daily",
-        )
-    ]
-    correlator = Correlator(CorrelatorStores(*buffers), settings.processors)
-    journal = OutputJournal(
-        _json_table(app, "correlate-outputs", 1),
-        settings.processors.output_journal_span,
-    )
-
-    @app.agent(topics.deduplicated, name="correlate")
-    async def correlate(stream: Any) -> Any:
-        async for record in stream.events():
-            message = record.message
-            event = _read_event(codec, message, "correlate")
-            if event is None:
-                continue
-            with stage_span(
-                "correlate",
-                message.headers,
-                event.get("trace_context"),
-                record_attributes(message, event, settings.processors.app_id),
-            ) as trace_context:
-                # 1. outputs of the first pass when this record was processed before
-                outputs = journal.replayed(message.offset)
-                if outputs is None:
-                    # 2. otherwise process it against the buffered tables
-                    correlated = _correlated(correlator, buffers, event, message)
-                    record_correlation(
-                        event, correlated, topics.enriched.get_topic_name()
-                    )
-                    outputs = _encoded(codec, correlated, message.value, trace_context)
-                    # 3. the event's state changes, then its outputs, to the tables
-                    for buffer in buffers:
-                        buffer.flush()
-                    journal.record(message.offset, outputs)
-                # 4. publish
-                for role, key, value, own_headers in outputs:
-                    await _topic_of(topics, role).send(
-                        key=key.encode(),
-                        value=value,
-                        headers=as_headers({**trace_context, **own_headers}),
-                    )
-            yield event["event_id"]
-
-
-def _correlated(
-    correlator: Correlator,
-    buffers: list[TableBuffer],
-    event: Mapping[str, Any],
-    message: Any,
-) -> list[tuple[str, str, dict[str, Any]]]:
-    try:
-        return correlator.process(event)
-    except Exception:
-        # A bug or an unexpected payload must not stop every account's processing;
-        # the record stays on the topic for a replay once fixed, and the half-made
-        # changes of the event are dropped.
-        for buffer in buffers:
-            buffer.discard()
-        logger.exception(
-            "correlate skipped event %s at %s[%s]@%s",
-            event.get("event_id"),
-            message.topic,
-            message.partition,
-            message.offset,
-        )
-        return []
-
-
-def _topic_of(topics: ProcessorTopics, role: str) -> faust.TopicT:
-    if role == ENRICHED:
-        return topics.enriched
-    if role == LATE:
-        return topics.late
-    return topics.notices
-
-
-def _encoded(
-    codec: AvroCodec,
-    outputs: list[tuple[str, str, dict[str, Any]]],
-    event_bytes: bytes,
-    trace_context: Mapping[str, str],
-) -> list[tuple[str, str, bytes, dict[str, str]]]:
-    """The correlator's outputs as records to send: (role, key, value, own headers).
-
-    A late event goes to the late-events topic as it came, with its reason in the
-    ``late-reason`` header, so it can be inspected and replayed unchanged.
-    """
-    encoded = []
-    for role, key, value in outputs:
-        if role == LATE:
-            encoded.append(
-                (role, key, event_bytes, {LATE_REASON_HEADER: value["reason"]})
-            )
-            continue
-        subject = ENRICHED_EVENT if role == ENRICHED else PROCESSING_NOTICE
-        if role == ENRICHED:
-            value = {**value, "trace_context": dict(trace_context)}
-        try:
-            encoded.append((role, key, codec.encode(subject, value), {}))
-        except (ValueError, TypeError) as exc:
-            # The core's records are checked against the schemas in the unit tests; if
-            # one still does not fit, losing that record beats stopping every account.
-            logger.error(
-                "could not encode %s %s for event %s: %s",
-                subject,
-                value.get("record_id", ""),
-                value.get("event_id"),
-                exc,
-            )
-    return encoded

@@ -18,8 +18,7 @@ tests and Faust tables in the worker. Every value is re-assigned after a change.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,6 @@ from processors.envelope import (
 from processors.exceptions import UnsupportedEvent
 from processors.identity import PRODUCT_GROUP, PRODUCT_USER, AccountMerge, IdentityGraph
 from processors.invoice_payment import ChargeRefunds
-from processors.notices import LATE_NOT_APPLIED, processing_notice
 from processors.record_versions import (
     Applied,
     NotApplied,
@@ -53,12 +51,11 @@ from processors.usage import BeyondGrace, UsageAggregates
 logger = logging.getLogger(__name__)
 
 ENRICHED = "enriched"
-NOTICES = "notices"
 # An event routed to the late-events topic: the record is ``{"event_id", "reason"}``
 # and the caller publishes the event itself with the reason.
 LATE = "late"
 
-# (topic role, Kafka key, record) with topic role ENRICHED, NOTICES or LATE.
+# (topic role, Kafka key, record) with topic role ENRICHED or LATE.
 Output = tuple[str, str, dict[str, Any]]
 
 # Payloads that only feed identity and account profiles: they publish no record.
@@ -97,10 +94,6 @@ class _RecordUpdate:
     payload: tuple[str, dict[str, Any]] | None
 
 
-def _wall_clock_micros() -> int:
-    return time.time_ns() // 1_000
-
-
 class Correlator:
     """Turns deduplicated business events into account-keyed enriched records.
 
@@ -113,7 +106,6 @@ class Correlator:
         self,
         stores: CorrelatorStores,
         settings: ProcessorSettings,
-        clock: Callable[[], int] = _wall_clock_micros,
     ) -> None:
         self._graph = IdentityGraph(stores.identity, settings.free_mail_domains)
         self._facts = ProfileFacts(stores.profiles)
@@ -121,7 +113,6 @@ class Correlator:
         self._versions = RecordVersions(stores.records)
         self._refunds = ChargeRefunds(stores.records)
         self._usage = UsageAggregates(stores.usage, settings.usage_grace_days)
-        self._clock = clock
 
     def process(self, event: Mapping[str, Any]) -> list[Output]:
         """Apply one business event; return what to publish, in publishing order."""
@@ -145,6 +136,39 @@ class Correlator:
         outputs += [self._enriched(event, update) for update in updates]
         outputs += notices
         return outputs
+
+    # -- ordering ---------------------------------------------------------------------
+
+    def ordering_of(self, event: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The event's place in its account's order (``record_versions.ordering_key``)."""
+        kind, payload = payload_of(event)
+        rank = invoice_status_rank(payload.get("status")) if kind == "Invoice" else 0
+        return tuple(
+            ordering_key(
+                to_micros(event["occurred_at"]),
+                event["event_type"],
+                event["event_id"],
+                rank,
+            )
+        )
+
+    def account_of(self, event: Mapping[str, Any]) -> str:
+        """The canonical account the event's anchor belongs to now, or the anchor's
+        own node when the graph does not know it yet (read-only)."""
+        anchor = node_key(event["identity"]["anchor"])
+        if self._graph.knows(anchor):
+            return self._graph.account_id(anchor)
+        return anchor
+
+    def awaits(self, event: Mapping[str, Any]) -> str | None:
+        """The record the event cannot be applied before: a payment's invoice."""
+        kind, payload = payload_of(event)
+        if kind == "Charge" and payload.get("invoice_id"):
+            return f"invoice:{payload['invoice_id']}"
+        return None
+
+    def knows_record(self, record: str) -> bool:
+        return self._versions.current(record) is not None
 
     # -- business records -----------------------------------------------------------
 
@@ -200,11 +224,14 @@ class Correlator:
             f"{record_kind}:{record_id}", order, body, anchor, status_rank
         )
         if isinstance(decision, NotApplied):
+            # The late policy of snapshots: applied when newer than the record's state,
+            # otherwise the event goes to the late-events topic with the reason.
             logger.info(
-                "late snapshot not applied",
+                "late snapshot not applied, routed to the late-events topic",
                 extra={"event_id": event["event_id"], "record_kind": record_kind},
             )
-            return [], [self._notice(event, LATE_NOT_APPLIED, decision.reason)]
+            late = {"event_id": event["event_id"], "reason": decision.reason}
+            return [], [(LATE, event["event_id"], late)]
         assert isinstance(decision, Applied | Replayed)
         update = _RecordUpdate(
             record_kind,
@@ -446,10 +473,3 @@ class Correlator:
             "trace_context": dict(event.get("trace_context") or {}),
             "payload": payload,
         }
-
-    def _notice(self, event: Mapping[str, Any], kind: str, detail: str) -> Output:
-        return (
-            NOTICES,
-            event["event_id"],
-            processing_notice(kind, event, detail, self._clock(), first_delivery=None),
-        )

@@ -1,5 +1,5 @@
 """``ProcessingNotice`` records: what a processor decided about an event it did not
-pass on as-is (a duplicate it dropped, a late snapshot it did not apply)."""
+pass on as-is (a duplicate it dropped)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 from processors.envelope import delivery_of
 
 DUPLICATE = "duplicate"
-LATE_NOT_APPLIED = "late_not_applied"
 
 
 def processing_notice(

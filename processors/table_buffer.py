@@ -58,12 +58,20 @@ class TableBuffer(MutableMapping[str, Any]):
         self._changed[key] = _ABSENT
 
     def __iter__(self) -> Iterator[str]:
+        # Only keys: reading every value of a large table to list its keys would
+        # decode all of it.
         keys = dict.fromkeys(self._table.keys())
         keys.update(dict.fromkeys(self._changed))
-        return (key for key in keys if key in self)
+        return (key for key in keys if self._changed.get(key) is not _ABSENT)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def pending_changes(self) -> tuple[dict[str, Any], list[str]]:
+        """The values to write and the keys to delete, as ``flush`` would."""
+        changed = {k: v for k, v in self._changed.items() if v is not _ABSENT}
+        deleted = [k for k, v in self._changed.items() if v is _ABSENT]
+        return changed, deleted
 
     def flush(self) -> int:
         """Write every changed key to the table once; return how many were written."""
@@ -78,6 +86,15 @@ class TableBuffer(MutableMapping[str, Any]):
                 written += 1
         self.discard()
         return written
+
+    def savepoint(self) -> dict[str, Any]:
+        """The changes so far, to go back to with ``rollback``."""
+        return dict(self._changed)
+
+    def rollback(self, savepoint: dict[str, Any]) -> None:
+        """Drop the changes made since ``savepoint`` (one event of several failed)."""
+        self._changed = dict(savepoint)
+        self._read.clear()
 
     def discard(self) -> None:
         """Forget the event's reads and changes (an event that failed half-way)."""

@@ -23,7 +23,7 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as msg
 from opentelemetry.trace import SpanKind
 
-from processors.notices import LATE_NOT_APPLIED
+from processors.reorder_buffer import ARRIVED_LATE, Release
 from telemetry import metrics
 from telemetry.record_spans import trace_carrier
 from telemetry.span_attributes import (
@@ -41,6 +41,7 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 
 # Output roles of the correlator (``processors.correlate``).
 ENRICHED_ROLE = "enriched"
+LATE_ROLE = "late"
 
 
 def carrier_from_headers(headers: Any) -> dict[str, str]:
@@ -116,11 +117,7 @@ def record_correlation(
 ) -> None:
     """What correlate made of the event: enriched records, a late notice, or nothing."""
     enriched = [(key, value) for role, key, value in outputs if role == ENRICHED_ROLE]
-    late = any(
-        value.get("kind") == LATE_NOT_APPLIED
-        for role, _key, value in outputs
-        if role != ENRICHED_ROLE
-    )
+    late = any(role == LATE_ROLE for role, _key, _value in outputs)
     for _key, value in enriched:
         metrics.count_event_out(
             "correlate", enriched_topic, str(value.get("event_type"))
@@ -143,6 +140,35 @@ def record_correlation(
         record_outcome(Outcome.LATE)
     else:
         record_outcome(Outcome.NO_CHANGE)
+
+
+def release_attributes(
+    topic: str,
+    offset: int,
+    event: Mapping[str, Any],
+    consumer_group: str,
+    release: Release,
+) -> dict[str, Any]:
+    """Span attributes of applying a held event: the record that brought it (partition
+    0 of the one-partition input) and how long the reorder buffer held it."""
+    return {
+        **kafka_process_attributes(
+            topic, 0, offset, str(event.get("account_key") or ""), consumer_group
+        ),
+        **business_event_attributes(event),
+        "pipeline.reorder.release_cause": release.cause,
+        "pipeline.reorder.held_ms": release.held_for // 1000,
+    }
+
+
+def record_hold(admitted: bool) -> None:
+    """The reorder stage held the event, or passed it on at once as arrived late."""
+    record_outcome(Outcome.PASSED, "held" if admitted else ARRIVED_LATE)
+
+
+def record_release(release: Release) -> None:
+    """Count how long the event waited before correlate applied it."""
+    metrics.observe_reorder_hold(release.held_for / 1_000_000)
 
 
 def as_headers(trace_context: Mapping[str, str]) -> list[tuple[str, bytes]]:

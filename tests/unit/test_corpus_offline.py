@@ -13,7 +13,7 @@ import pytest
 
 from eventbus import AvroCodec
 from pipeline.settings import ProcessorSettings
-from processors.correlate import ENRICHED, LATE, NOTICES, Correlator, CorrelatorStores
+from processors.correlate import ENRICHED, LATE, Correlator, CorrelatorStores
 from processors.dedup import MICROS_PER_DAY, DedupLedger, Duplicate
 from processors.envelope import to_micros
 from processors.notices import DUPLICATE, duplicate_notice
@@ -40,7 +40,7 @@ def run_pipeline(
     expected: dict[str, Any] | None = None,
     usage_grace_days: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Dedup then correlate every event; return (enriched records, notices)."""
+    """Dedup then correlate every event; return (enriched records, duplicate notices)."""
     settings = corpus_settings(expected)
     if usage_grace_days is not None:
         settings = settings.model_copy(update={"usage_grace_days": usage_grace_days})
@@ -58,8 +58,9 @@ def run_pipeline(
                 assert key in (record["canonical_account_id"], record["record_id"])
                 enriched.append(record)
             else:
-                assert role in (NOTICES, LATE)
-                notices.append(record)
+                # Late events travel as they came, with a reason: no notice of their own.
+                assert role == LATE
+                assert record["reason"]
     return enriched, notices
 
 

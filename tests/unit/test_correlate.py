@@ -13,7 +13,6 @@ from processors.account_profile import NO_CRM_MATCH
 from processors.correlate import (
     ENRICHED,
     LATE,
-    NOTICES,
     Correlator,
     CorrelatorStores,
 )
@@ -188,9 +187,7 @@ def track_event(message_id: str, occurred: int, calls: int, group: str = "ws_1")
 
 
 def correlator() -> Correlator:
-    return Correlator(
-        CorrelatorStores.in_memory(), ProcessorSettings(), clock=lambda: 0
-    )
+    return Correlator(CorrelatorStores.in_memory(), ProcessorSettings())
 
 
 def records(outputs, kind: str) -> list[dict[str, Any]]:
@@ -199,8 +196,8 @@ def records(outputs, kind: str) -> list[dict[str, Any]]:
     ]
 
 
-def notices(outputs) -> list[dict[str, Any]]:
-    return [r for role, _, r in outputs if role == NOTICES]
+def late_events(outputs) -> list[dict[str, Any]]:
+    return [r for role, _, r in outputs if role == LATE]
 
 
 # -- record versions -------------------------------------------------------------------
@@ -256,7 +253,7 @@ def test_same_second_invoice_snapshots_order_by_status() -> None:
     )
 
     assert records(outputs, "invoice") == []
-    assert len(notices(outputs)) == 1
+    assert len(late_events(outputs)) == 1
 
 
 def test_republished_version_strictly_increases() -> None:
@@ -296,7 +293,8 @@ def test_invoice_paid_before_created_ends_paid_with_its_number() -> None:
     ]
 
     assert all(records(o, "invoice") == [] for o in late)
-    assert [n["kind"] for o in late for n in notices(o)] == ["late_not_applied"] * 2
+    assert [e["event_id"] for o in late for e in late_events(o)] == ["e1", "e2"]
+    assert all(e["reason"] for o in late for e in late_events(o))
 
 
 def test_refund_after_the_invoice_republishes_it_with_a_newer_version() -> None:
@@ -407,7 +405,6 @@ def test_correlator_routes_a_call_beyond_the_grace_to_the_late_events_topic() ->
     c = Correlator(
         CorrelatorStores.in_memory(),
         ProcessorSettings(usage_grace_days=1),
-        clock=lambda: 0,
     )
     c.process(track_event("m1", at("2024-10-05T10:00:00"), 5))
 

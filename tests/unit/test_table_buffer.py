@@ -110,9 +110,7 @@ def test_the_next_event_reads_what_the_last_one_flushed() -> None:
 def _correlated_records(events: list[dict[str, Any]], buffered: bool) -> list[Any]:
     tables = [CountingTable() for _ in range(4)]
     stores = [TableBuffer(t) for t in tables] if buffered else tables
-    correlator = Correlator(
-        CorrelatorStores(*stores), ProcessorSettings(), clock=lambda: 0
-    )
+    correlator = Correlator(CorrelatorStores(*stores), ProcessorSettings())
     outputs = []
     for event in events:
         outputs.append(correlator.process(event))

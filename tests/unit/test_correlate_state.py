@@ -1,0 +1,126 @@
+"""The correlate stage's state: a record's write-ahead entry reaches the table before
+its changes, a record read again restores its changes and re-sends its outputs byte for
+byte, and a crash at any write leaves a prefix that recovers to the same state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import pytest
+
+from processors.correlate_state import CorrelateState
+
+
+class LoggedTable(MutableMapping[str, Any]):
+    """A dict that logs every write in order, like the one changelog partition."""
+
+    def __init__(self, writes: list[tuple[str, Any]] | None = None) -> None:
+        self.data: dict[str, Any] = {}
+        self.writes: list[tuple[str, Any]] = []
+        # Rebuilt from a log of writes (None deletes), the way recovery reads one.
+        for key, value in writes or []:
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.append((key, value))
+        self.data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self.writes.append((key, None))
+        del self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.data))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def process(state: CorrelateState, offset: int) -> list[tuple[str, str, bytes, dict]]:
+    """A stand-in for one record: two state changes and one output."""
+    counters = state.namespace("records/")
+    counters["count"] = counters.get("count", 0) + 1
+    counters[f"seen:{offset}"] = True
+    outputs = [("enriched", f"k{offset}", bytes([offset]) * 4, {"traceparent": "x"})]
+    state.commit(offset, outputs)
+    return outputs
+
+
+def test_the_entry_is_written_before_the_changes() -> None:
+    table = LoggedTable()
+
+    process(CorrelateState(table), 0)
+
+    assert [key for key, _ in table.writes] == [
+        "journal/0",
+        "records/count",
+        "records/seen:0",
+    ]
+
+
+def test_a_record_read_again_restores_its_changes_and_outputs() -> None:
+    table = LoggedTable()
+    first = process(CorrelateState(table), 0)
+    del table["records/seen:0"]
+
+    again = CorrelateState(table).replayed(0)
+
+    assert again == first
+    assert table["records/seen:0"] is True
+    assert CorrelateState(table).replayed(1) is None
+
+
+@pytest.mark.parametrize("crash_after", range(0, 10))
+def test_a_crash_at_any_write_recovers_to_the_uninterrupted_state(
+    crash_after: int,
+) -> None:
+    clean = LoggedTable()
+    clean_state = CorrelateState(clean)
+    sent_clean = [process(clean_state, offset) for offset in range(3)]
+
+    # The table as the changelog kept it: a prefix of the writes.
+    survived = LoggedTable(clean.writes[:crash_after])
+    state = CorrelateState(survived)
+    sent = []
+    # Restart from offset 0 (nothing committed): every record is read again.
+    for offset in range(3):
+        outputs = state.replayed(offset)
+        sent.append(outputs if outputs is not None else process(state, offset))
+
+    assert sent == sent_clean
+    assert survived.data == clean.data
+
+
+def test_entries_older_than_the_span_are_dropped() -> None:
+    table = LoggedTable()
+    state = CorrelateState(table, journal_span=2)
+
+    for offset in range(5):
+        process(state, offset)
+
+    assert sorted(k for k in table.data if k.startswith("journal/")) == [
+        "journal/3",
+        "journal/4",
+    ]
+
+
+def test_a_rollback_keeps_the_changes_before_the_savepoint() -> None:
+    table = LoggedTable()
+    state = CorrelateState(table)
+    store = state.namespace("records/")
+    store["kept"] = 1
+    savepoint = state.savepoint()
+    store["dropped"] = 2
+
+    state.rollback(savepoint)
+    state.commit(0, [])
+
+    assert table.data["records/kept"] == 1
+    assert "records/dropped" not in table.data
