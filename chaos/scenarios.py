@@ -25,7 +25,7 @@ from chaos.stack import ChaosStack, Component
 from chaos.verdict import ScenarioVerdict, judge
 from eventbus.topics import Topics
 from odoo_standin.fault_control import FaultControl
-from pipeline.idle_wait import GroupWatch, wait_until_idle
+from pipeline.idle_wait import GroupWatch, held_events_probe, wait_until_idle
 from producers.ingest import IngestReport, ingest_corpus
 
 logger = logging.getLogger(__name__)
@@ -235,6 +235,7 @@ def run_scenario(
             quiet_seconds=8.0,
             timeout_seconds=plan.drain_timeout_seconds,
             still_running=run.supervise,
+            held_events=held_events_probe(stack.settings.processors.web_port),
         )
         processor_group.close()
         sink_group.close()

@@ -40,7 +40,7 @@ from pipeline.demo_telemetry import (
     stage_metrics_ports,
 )
 from pipeline.end_state_check import Difference, compare_end_state, compare_input_lines
-from pipeline.idle_wait import GroupWatch, wait_until_idle
+from pipeline.idle_wait import GroupWatch, held_events_probe, wait_until_idle
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_all
 
@@ -301,6 +301,7 @@ def run_demo(
                 ),
             ],
             still_running=processes.crashed,
+            held_events=held_events_probe(settings.processors.web_port),
         )
 
         # 5. read the end state

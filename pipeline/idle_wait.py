@@ -1,5 +1,6 @@
 """Decide when the pipeline has caught up: every consumer group has committed the end of
-every partition it reads, and that stayed true for a quiet period."""
+every partition it reads, the processors hold no event in their reorder buffer, and that
+stayed true for a quiet period."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,27 @@ class LagProbe:
         self._consumer.close()
 
 
+REORDER_BUFFER = "reorder-buffer"
+
+
+def held_events_probe(web_port: int) -> Callable[[], int | None]:
+    """Events the processors' reorder buffer holds, read from the worker's web view on
+    loopback; None while the worker does not answer."""
+    url = f"http://127.0.0.1:{web_port}/reorder/"
+
+    def held_events() -> int | None:
+        try:
+            answer = httpx.get(url, timeout=2.0)
+            answer.raise_for_status()
+            held = answer.json().get("held_events")
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.debug("reorder buffer depth unknown for now: %s", exc)
+            return None
+        return held if isinstance(held, int) else None
+
+    return held_events
+
+
 def wait_until_idle(
     bootstrap_servers: str,
     watches: list[GroupWatch],
@@ -87,16 +110,19 @@ def wait_until_idle(
     quiet_seconds: float = 4.0,
     timeout_seconds: float = 300.0,
     still_running: Callable[[], str | None] = lambda: None,
+    held_events: Callable[[], int | None] | None = None,
 ) -> dict[str, int | None]:
     """Block until every watched group has zero lag for ``quiet_seconds``.
 
-    ``still_running`` returns the name of a crashed component (or None); a crash ends the
-    wait at once instead of timing out. Returns the last lag per group. Raises
-    ``TimeoutError`` with the remaining lag when the deadline passes.
+    ``held_events`` (``held_events_probe``) must read zero too: events held in the
+    reorder buffer are consumed and committed but not yet applied. ``still_running``
+    returns the name of a crashed component (or None); a crash ends the wait at once
+    instead of timing out. Returns the last lag per group. Raises ``TimeoutError``
+    with the remaining lag when the deadline passes.
     """
     probes = [LagProbe(bootstrap_servers, watch) for watch in watches]
     try:
-        return _wait(probes, quiet_seconds, timeout_seconds, still_running)
+        return _wait(probes, quiet_seconds, timeout_seconds, still_running, held_events)
     finally:
         for probe in probes:
             probe.close()
@@ -107,6 +133,7 @@ def _wait(
     quiet_seconds: float,
     timeout_seconds: float,
     still_running: Callable[[], str | None],
+    held_events: Callable[[], int | None] | None,
 ) -> dict[str, int | None]:
     deadline = time.monotonic() + timeout_seconds
     quiet_since: float | None = None
@@ -117,6 +144,8 @@ def _wait(
         if crashed:
             raise RuntimeError(f"{crashed} stopped while the pipeline was draining")
         lags = {probe.watch.group_id: probe.lag() for probe in probes}
+        if held_events is not None:
+            lags[REORDER_BUFFER] = held_events()
         now = time.monotonic()
         if now - last_report > 5:
             logger.info("draining", extra={"records_not_yet_processed": lags})
