@@ -27,16 +27,20 @@ def process() -> None:
     processing.notices) and passes first deliveries on to
     processing.deduplicated.
 
-    correlate: reads processing.deduplicated, joins source identifiers
-    into canonical accounts, keeps the newest snapshot of every record,
-    invoice payment state and daily usage, and publishes them to
-    enriched.accounts keyed by canonical account id (snapshots older
-    than the applied one become late_not_applied notices).
+    correlate: reads processing.deduplicated, holds events in a
+    reorder buffer so each account's events apply in event-time order,
+    joins source identifiers into canonical accounts, keeps the newest
+    snapshot of every record, invoice payment state and daily usage,
+    and publishes them to enriched.accounts keyed by canonical account
+    id (snapshots older than the applied one go to processing.late
+    with the reason).
 
     Settings (PIPELINE_* variables): KAFKA__BOOTSTRAP_SERVERS,
     KAFKA__TOPIC_PREFIX, PROCESSORS__APP_ID (consumer group and table
     names), PROCESSORS__STATE_DIR (local table state),
-    PROCESSORS__WEB_PORT, PROCESSORS__DEDUP_RETENTION_DAYS.
+    PROCESSORS__WEB_PORT, PROCESSORS__DEDUP_RETENTION_DAYS,
+    PROCESSORS__REORDER_HOLD_SECONDS, PROCESSORS__REORDER_MAX_PER_ACCOUNT,
+    PROCESSORS__REORDER_DEPENDENCY_WAIT_SECONDS.
     """
     from processors.worker import run_worker
     from telemetry.metrics_endpoint import serve_metrics

@@ -1,7 +1,7 @@
 """The whole demo job, read back from its spans: one connected trace per business event.
 
 For every event the adapters accept from the corpus, the exported spans must hold one
-trace, rooted at the producers' publish span, that runs deduplicate → correlate → the
+trace, rooted at the producers' publish span, that runs deduplicate → reorder → correlate → the
 sink's record span → Odoo call spans, or ends earlier with a duplicate, late or
 no-change outcome. Every hop carries the messaging and business attributes an operator
 searches by, and no span attribute holds an e-mail address, a phone number or a
@@ -157,7 +157,9 @@ def test_every_event_is_one_connected_trace_to_its_last_hop(
             assert final_outcomes(index, trace) == ["duplicate"]
             continue
 
-        [correlate] = _children(index, dedup, "correlate")
+        [reorder] = _children(index, dedup, "reorder")
+        assert reorder.outcome == "passed", trace
+        [correlate] = _children(index, reorder, "correlate")
         assert correlate.outcome in {"enriched", "late", "no_change"}, trace
         sink_spans = [c for c in index.children(correlate) if c.service == "odoo-sink"]
         if correlate.outcome != "enriched":
@@ -179,7 +181,8 @@ def test_every_event_is_one_connected_trace_to_its_last_hop(
 def test_hops_carry_messaging_and_business_attributes(index: TraceIndex) -> None:
     for span in index.spans.values():
         attributes = span.attributes
-        if span.name in {"deduplicate", "correlate"} or span.service == "odoo-sink":
+        stages = {"deduplicate", "reorder", "correlate"}
+        if span.name in stages or span.service == "odoo-sink":
             if _is_odoo_call(span):
                 assert attributes["odoo.model"] and attributes["odoo.method"]
                 continue
