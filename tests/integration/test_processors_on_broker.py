@@ -278,7 +278,7 @@ def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
         for line in pipeline_settings.tracing.spans_file.read_text().splitlines()
     ]
     stages = {s["name"] for s in spans if s["context"]["trace_id"] == f"0x{trace_id}"}
-    assert stages == {"deduplicate", "correlate"}
+    assert stages == {"deduplicate", "reorder", "correlate"}
 
 
 def test_state_survives_a_worker_restart(
