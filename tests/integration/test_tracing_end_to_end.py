@@ -271,3 +271,13 @@ def test_stage_metrics_scraped_during_the_run_agree_with_the_spans(
     assert read_by_dedup >= len(publish_spans(index))
     assert _samples(sink_page, "pipeline_sink_batch_records_count")
     assert _samples(sink_page, "pipeline_consumer_lag")
+
+    # Every applied event was held first (0 s when it arrived late), and the run ends
+    # with an empty reorder buffer.
+    held = sum(
+        s.value for s in _samples(processors_page, "pipeline_reorder_hold_seconds_count")
+    )
+    correlate_spans = [s for s in index.spans.values() if s.name == "correlate"]
+    assert held == len(correlate_spans) > 0
+    [depth] = _samples(processors_page, "pipeline_reorder_buffer_depth")
+    assert depth.value == 0
