@@ -29,10 +29,11 @@ Store layout (one namespace of the correlate stage's state table)::
 
     held:<input offset> -> held event (see ``HeldEvent.as_stored``)
     released:<account>  -> ordering key of the last event released for the account
-    clock               -> the newest arrival time seen, in microseconds
 
-The index in memory (a heap by ordering key and a queue by arrival) is rebuilt from the
-``held:`` entries on start and whenever the caller restores state behind its back.
+The index in memory (a heap by ordering key, a queue by arrival, and the clock: the
+newest arrival time seen) is rebuilt from the ``held:`` entries on start and whenever
+the caller restores state behind its back. The clock is not stored: after a restart it
+starts from the newest held arrival, and record timestamps move it on from there.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 HELD_PREFIX = "held:"
 RELEASED_PREFIX = "released:"
-CLOCK_KEY = "clock"
 
 # Why an event left the buffer.
 HOLD_ELAPSED = "hold_elapsed"
@@ -121,6 +121,8 @@ class _Index:
     waiting: dict[int, HeldEvent] = field(default_factory=dict)
     # Every held event with a key up to this one may leave.
     release_upto: tuple[Any, ...] | None = None
+    # The newest arrival time seen (microseconds).
+    now: int = 0
 
 
 class ReorderBuffer:
@@ -148,7 +150,7 @@ class ReorderBuffer:
 
     @property
     def now(self) -> int:
-        return int(self._store.get(CLOCK_KEY, 0))
+        return self._loaded().now
 
     def is_late(self, account: str, order: tuple[Any, ...]) -> bool:
         """Whether an event with ``order`` comes after its account already moved on."""
@@ -223,11 +225,9 @@ class ReorderBuffer:
     # -- internals --------------------------------------------------------------------
 
     def _advance_clock(self, arrival: int) -> int:
-        now = self.now
-        if arrival > now:
-            self._store[CLOCK_KEY] = arrival
-            return arrival
-        return now
+        index = self._loaded()
+        index.now = max(index.now, arrival)
+        return index.now
 
     def _release_oldest(
         self, index: _Index, account: str, count: int, now: int, apply: ApplyRelease
@@ -271,6 +271,7 @@ class ReorderBuffer:
         ]
         for held in sorted(stored, key=lambda h: (h.arrival, h.offset)):
             self._add(index, held)
+            index.now = max(index.now, held.arrival)
         self._index = index
         if stored:
             logger.info("reorder buffer restored", extra={"held_events": len(stored)})
