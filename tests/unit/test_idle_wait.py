@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import TopicPartition
 
+from pipeline import idle_wait
 from pipeline.idle_wait import GroupWatch, LagProbe
 
 
@@ -63,3 +64,17 @@ def test_no_lag_counts_only_once_the_expected_records_are_committed() -> None:
 
     assert _probe(watch, before).lag() is None
     assert _probe(watch, done).lag() == 0
+
+
+def test_held_events_keep_the_pipeline_busy_until_the_buffer_is_empty() -> None:
+    held = iter([3, None, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    asked: list[int | None] = []
+
+    def held_events() -> int | None:
+        asked.append(next(held))
+        return asked[-1]
+
+    lags = idle_wait._wait([], 0.0, 30.0, lambda: None, held_events)
+
+    assert lags == {idle_wait.REORDER_BUFFER: 0}
+    assert asked[:4] == [3, None, 1, 0]
