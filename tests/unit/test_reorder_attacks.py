@@ -328,7 +328,8 @@ def test_a_busy_account_does_not_send_another_accounts_snapshot_to_late() -> Non
     arrivals = [ARRIVAL, ARRIVAL + HOLD + SECOND, ARRIVAL + HOLD + SECOND + 100_000]
 
     outputs = feed(
-        stage(), records_of(zip(arrivals, map(encoded, [ahead, newer, older])))
+        stage(),
+        records_of(zip(arrivals, map(encoded, [ahead, newer, older]), strict=True)),
     )
 
     behind = [r for r in published_records(outputs) if r[1] == "c_behind"]
