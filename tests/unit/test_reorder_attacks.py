@@ -337,6 +337,23 @@ def test_a_busy_account_does_not_send_another_accounts_snapshot_to_late() -> Non
     assert late_outputs(outputs) == []
 
 
+def test_an_event_from_the_far_future_does_not_end_other_accounts_holds() -> None:
+    # One source row with a wrong year (a valid long, a date Python can hold): once
+    # it is due, no other account's event is held any more.
+    wrong_year = contact("c_wrong_year", 253_402_300_799 * SECOND, "Year 9999")
+    newer = contact("c_victim", T0 + SECOND, "New")
+    older = contact("c_victim", T0, "Old")
+    arrivals = [ARRIVAL, ARRIVAL + HOLD + SECOND, ARRIVAL + HOLD + SECOND + 100_000]
+    events = [wrong_year, newer, older]
+
+    outputs = feed(
+        stage(), records_of(zip(arrivals, map(encoded, events), strict=True))
+    )
+
+    victim = [r for r in published_records(outputs) if r[1] == "c_victim"]
+    assert victim == [("contact", "c_victim", T0), ("contact", "c_victim", T0 + SECOND)]
+
+
 def test_a_tick_from_the_far_future_does_not_end_every_later_hold() -> None:
     newer = contact("c_tick", T0 + SECOND, "New")
     older = contact("c_tick", T0, "Old")
