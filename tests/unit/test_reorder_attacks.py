@@ -440,6 +440,79 @@ def test_a_bad_record_is_skipped_and_the_events_around_it_are_applied(
     assert around == expected
 
 
+def track_call(message_id: str, occurred_at: int, quantity: int) -> dict[str, Any]:
+    event = business_event(
+        message_id,
+        "track",
+        occurred_at,
+        (
+            "pipeline.UsageEvent",
+            {
+                "message_id": message_id,
+                "group_id": "ws_att",
+                "user_id": "u_att",
+                "event_name": "API Calls Metered",
+                "quantity": quantity,
+                "day": "ignored",
+            },
+        ),
+        {"kind": "product_group", "id": "ws_att"},
+        source_system="product",
+    )
+    return event
+
+
+def overflowing_usage_records() -> list[Record]:
+    """Two valid calls whose metered quantities add up beyond a long, then a tick
+    that releases both, then an unrelated good event."""
+    return [
+        Record(0, encoded(track_call("m_1", T0, 2**62)), ARRIVAL / SECOND),
+        Record(1, encoded(track_call("m_2", T0 + 1, 2**62)), (ARRIVAL + 1) / SECOND),
+        tick(2, ARRIVAL + HOLD + 1),
+        Record(3, encoded(contact("c_next", T0, "Next")), (ARRIVAL + HOLD) / SECOND),
+    ]
+
+
+def test_a_total_that_no_record_can_carry_is_skipped_not_raised() -> None:
+    step = stage()
+
+    outputs = feed(step, overflowing_usage_records())
+
+    usage = [
+        codec.decode("EnrichedEvent", value)
+        for role, _key, value, _headers in outputs
+        if role == ENRICHED
+    ]
+    # The first call's total fits and is published; only the sum does not fit.
+    assert [r["record_kind"] for r in usage].count("usage_daily") >= 1
+
+
+def test_a_failed_record_leaves_no_changes_for_the_next_one_to_commit() -> None:
+    # The worker's agent is restarted by Faust after an exception and goes on with
+    # the next record; whatever the failed record changed must not be committed then
+    # without the outputs that describe it.
+    table: dict[str, Any] = {}
+    step = stage(CorrelateState(table))
+    published: list[JournalledOutput] = []
+    for record in overflowing_usage_records():
+        try:
+            outputs = step.run(record)
+        except Exception:  # noqa: BLE001 - the agent's crash, restarted by Faust
+            continue
+        step.state.commit(record.offset, outputs)
+        published += outputs
+
+    usage_published = any(
+        codec.decode("EnrichedEvent", value)["record_kind"] == "usage_daily"
+        for role, _key, value, _headers in published
+        if role == ENRICHED
+    )
+    usage_stored = any(key.startswith("usage/totals:ws_att/") for key in table)
+    assert usage_published or not usage_stored, (
+        "usage totals were committed that no published record carries"
+    )
+
+
 def test_an_unreadable_record_still_moves_the_clock() -> None:
     step = stage()
     commit(step, Record(0, encoded(contact("c_clock", T0, "A")), ARRIVAL / SECOND))
