@@ -46,6 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SECOND = 1_000_000
 T0 = 1_760_000_000 * SECOND
 TICK_HEADER = "pipeline-tick"
+LATE_REASON_HEADER = "late-reason"
 READ_TIMEOUT_SECONDS = 90.0
 # Time from a worker's start to the good events around a burst of unreadable records:
 # start-up, partition assignment and one hold, with room for a slow shared machine.
@@ -263,6 +264,26 @@ def read_contacts(
     return found
 
 
+def read_late(settings: Settings, timeout: float) -> list[tuple[bytes, bytes, str]]:
+    """The first record on processing.late: (key, value, late-reason header)."""
+    consumer = Consumer(
+        consumer_config(settings.kafka, f"late-{uuid.uuid4().hex[:8]}", "reader")
+    )
+    consumer.subscribe([Topics(settings.kafka.topic_prefix).late])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None or message.error():
+                continue
+            headers = dict(message.headers() or [])
+            reason = headers.get(LATE_REASON_HEADER, b"").decode()
+            return [(message.key(), message.value(), reason)]
+    finally:
+        consumer.close()
+    return []
+
+
 # -- the attacks -----------------------------------------------------------------------
 
 
@@ -295,6 +316,10 @@ def test_bad_records_between_good_events_are_skipped(
             pipeline_settings, {"c_good"}, wanted=2, timeout=READ_TIMEOUT_SECONDS
         )
         answers = wait_for_held(port, 0, timeout=30)
+        # Its account has moved on and its record holds a newer snapshot.
+        stale = event_record(contact("c_good", T0 - SECOND, "Stale"))
+        send(pipeline_settings, [stale])
+        late = read_late(pipeline_settings, timeout=READ_TIMEOUT_SECONDS)
         assert worker.poll() is None, "the worker stopped"
 
     assert [(name, version) for _id, version, name in contacts] == [
@@ -302,6 +327,10 @@ def test_bad_records_between_good_events_are_skipped(
         ("Second", T0 + SECOND),
     ]
     assert answers[-1] == 0, answers
+    assert [(key, value) for key, value, _reason in late] == [
+        (f"crm_contact:c_good:{T0 - SECOND}".encode(), stale[1])
+    ]
+    assert late[0][2], "no late-reason header"
 
 
 def committed_offset(settings: Settings) -> int | None:
