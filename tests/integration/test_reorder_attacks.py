@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -41,6 +42,8 @@ from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
+
+logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SECOND = 1_000_000
@@ -441,6 +444,9 @@ def test_a_kill_while_events_are_held_loses_and_doubles_nothing(
         # so the restarted worker reads them again and answers from their entries.
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+    # Below the number of records sent, the restart answers those from their entries.
+    committed_at_kill = committed_offset(pipeline_settings)
+    logger.info("committed offset at the kill: %s", committed_at_kill)
 
     with running(env, log_path):
         drained = wait_for_held(port, 0, timeout=90)
@@ -457,4 +463,6 @@ def test_a_kill_while_events_are_held_loses_and_doubles_nothing(
         by_version.setdefault(version, set()).add(name)
     assert by_version == {T0 + v * SECOND: {f"v{v}"} for v in versions}
     first_seen = list(dict.fromkeys(version for _id, version, _name in contacts))
-    assert first_seen == sorted(first_seen)
+    assert first_seen == sorted(first_seen), (
+        f"committed at the kill: {committed_at_kill}"
+    )
