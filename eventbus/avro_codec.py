@@ -150,7 +150,10 @@ class AvroCodec:
                 return_record_name=True,
                 return_record_name_override=True,
             )
-        except (EOFError, ValueError, fastavro.read.SchemaResolutionError) as exc:
+        except Exception as exc:
+            # Bytes that frame well but hold no valid record make fastavro fail in many
+            # ways (EOFError, ValueError, an enum or union index out of range, a
+            # timestamp out of range): all of them mean the record cannot be read.
             raise WireFormatError(
                 f"cannot read {subject} with schema id {schema_id}: {exc}"
             ) from exc
