@@ -160,6 +160,13 @@ class Correlator:
             return self._graph.account_id(anchor)
         return anchor
 
+    def current_account(self, key: str) -> str:
+        """What an ``account_of`` answer given earlier names now: the account of a
+        node the graph has learnt since, or the survivor of an account merged since."""
+        if self._graph.knows(key):
+            return self._graph.account_id(key)
+        return self._graph.current_account_id(key)
+
     def awaits(self, event: Mapping[str, Any]) -> str | None:
         """The record the event cannot be applied before: a payment's invoice."""
         kind, payload = payload_of(event)

@@ -12,17 +12,23 @@ Time here is *arrival* time: the Kafka timestamp of the record that brought the 
 timestamps instead of the wall clock makes a replay of the same topic decide the same.
 
 * An event is *due* once it has been held for ``hold`` (``arrival + hold <= now``).
-* When events are due, every held event whose ordering key is not above the largest
-  due key leaves, in key order. So if any two events of a history arrive no more than
-  ``hold`` apart from each other out of order, they leave in event-time order.
-* An account (the canonical account of the event's anchor when it arrived) holds at
+* Events leave in ordering-key order: an event leaves once it is due and every held
+  event ordered before it is due too. So if two events arrive out of order by less than
+  ``hold``, the older is in the buffer before the newer may leave, and goes first.
+  Nothing leaves before its own hold, whatever other events' clocks say.
+* An event held for ``2 * hold`` leaves whatever is ordered before it: an event ordered
+  before it that is not due yet arrived more than ``hold`` after it, beyond the
+  promise, and a source running behind must not stall everyone else.
+* Each account (the canonical account of the event's anchor when it arrived) holds at
   most ``max_per_account`` events; beyond that its oldest events leave early.
 * A payment waits for its invoice: a due event whose ``awaits`` record is not known yet
   stays until that record exists or until ``dependency_wait`` has passed since it
   arrived (then it leaves anyway and the invoice picks its refunds up when it comes).
 
 An event whose key is not above the last key released for its account arrived later
-than the hold allowed; it is not held (holding it cannot restore the order) and is
+than the hold allowed (accounts are compared as they are now: an identifier first held
+under its own name counts as the account it has joined since, an absorbed account as
+its survivor); it is not held (holding it cannot restore the order) and is
 *late*: the caller applies it under its event type's late policy at once.
 
 Store layout (one namespace of the correlate stage's state table)::
@@ -113,14 +119,14 @@ IsKnown = Callable[[str], bool]
 
 @dataclass
 class _Index:
+    # (ordering key, offset) of held events; entries already gone stay in the heap
+    # until they reach its top.
     by_order: list[tuple[tuple[Any, ...], int]] = field(default_factory=list)
     by_arrival: deque[int] = field(default_factory=deque)
     entries: dict[int, HeldEvent] = field(default_factory=dict)
     per_account: Counter[str] = field(default_factory=Counter)
     # Due events that wait for a record, by offset.
     waiting: dict[int, HeldEvent] = field(default_factory=dict)
-    # Every held event with a key up to this one may leave.
-    release_upto: tuple[Any, ...] | None = None
     # The newest arrival time seen (microseconds).
     now: int = 0
 
@@ -134,8 +140,10 @@ class ReorderBuffer:
         hold_micros: int,
         max_per_account: int,
         dependency_wait_micros: int,
+        current_account: Callable[[str], str] = lambda account: account,
     ) -> None:
         self._store = store
+        self._current_account = current_account
         self._hold = hold_micros
         self._max_per_account = max_per_account
         self._dependency_wait = dependency_wait_micros
@@ -154,6 +162,7 @@ class ReorderBuffer:
 
     def is_late(self, account: str, order: tuple[Any, ...]) -> bool:
         """Whether an event with ``order`` comes after its account already moved on."""
+        account = self._current_account(account)
         released = self._store.get(f"{RELEASED_PREFIX}{account}")
         return released is not None and order <= tuple(released)
 
@@ -182,27 +191,13 @@ class ReorderBuffer:
                     index, account, count - self._max_per_account, now, apply
                 )
 
-        # 2. events held long enough, and everything ordered before them
-        while index.by_arrival:
-            first = index.entries.get(index.by_arrival[0])
-            if first is not None and first.arrival + self._hold > now:
-                break
-            index.by_arrival.popleft()
-            if first is not None and (
-                index.release_upto is None or first.order > index.release_upto
-            ):
-                index.release_upto = first.order
-        while index.by_order and index.release_upto is not None:
-            order, offset = index.by_order[0]
-            if order > index.release_upto:
-                break
-            heapq.heappop(index.by_order)
-            held = index.entries.get(offset)
-            if held is None or offset in index.waiting:
+        # 2. due events in key order, and events held for twice the hold
+        for held in self._leaving(index, now):
+            if held.offset not in index.entries or held.offset in index.waiting:
                 continue
             if held.awaits and not is_known(held.awaits):
                 if now - held.arrival < self._dependency_wait:
-                    index.waiting[offset] = held
+                    index.waiting[held.offset] = held
                     continue
                 released += self._let_go(index, held, DEPENDENCY_TIMEOUT, now, apply)
                 continue
@@ -223,6 +218,28 @@ class ReorderBuffer:
         self._index = None
 
     # -- internals --------------------------------------------------------------------
+
+    def _leaving(self, index: _Index, now: int) -> list[HeldEvent]:
+        """Held events that may leave at ``now``, in ordering-key order."""
+        leaving: dict[int, HeldEvent] = {}
+        # The due prefix of the key order.
+        while index.by_order:
+            _order, offset = index.by_order[0]
+            held = index.entries.get(offset)
+            if held is not None and held.offset not in index.waiting:
+                if held.arrival + self._hold > now:
+                    break
+                leaving[offset] = held
+            heapq.heappop(index.by_order)
+        # Events held twice the hold, whatever is ordered before them.
+        while index.by_arrival:
+            held = index.entries.get(index.by_arrival[0])
+            if held is not None and held.arrival + 2 * self._hold > now:
+                break
+            index.by_arrival.popleft()
+            if held is not None and held.offset not in index.waiting:
+                leaving[held.offset] = held
+        return sorted(leaving.values(), key=lambda h: (h.order, h.offset))
 
     def _advance_clock(self, arrival: int) -> int:
         index = self._loaded()
@@ -249,9 +266,11 @@ class ReorderBuffer:
         index.per_account[held.account] -= 1
         if index.per_account[held.account] <= 0:
             del index.per_account[held.account]
-        if not self.is_late(held.account, held.order):
-            self._store[f"{RELEASED_PREFIX}{held.account}"] = list(held.order)
         apply(Release(held, cause, max(0, now - held.arrival)))
+        # After applying: the account the event's identifiers belong to now.
+        if not self.is_late(held.account, held.order):
+            account = self._current_account(held.account)
+            self._store[f"{RELEASED_PREFIX}{account}"] = list(held.order)
         return 1
 
     def _add(self, index: _Index, held: HeldEvent) -> None:

@@ -79,13 +79,44 @@ def test_events_delivered_out_of_order_within_the_hold_leave_in_event_time() -> 
         reorder.admit(held(offset, occurred_at, arrival))
         reorder.release(arrival, seen.is_known, seen.apply)
 
-    # The first arrival is due at HOLD; everything ordered before it goes with it.
+    # The first arrival is due at HOLD, but older events are still within theirs.
     reorder.release(HOLD, seen.is_known, seen.apply)
+    assert seen.offsets == []
+
+    reorder.release(900 + HOLD, seen.is_known, seen.apply)
 
     assert seen.offsets == [2, 3, 1]
     assert {r.cause for r in seen.released} == {HOLD_ELAPSED}
-    assert [r.held_for for r in seen.released] == [HOLD - 200, HOLD - 900, HOLD]
+    assert [r.held_for for r in seen.released] == [HOLD + 700, HOLD, HOLD + 900]
     assert reorder.depth == 0
+
+
+def test_an_event_never_leaves_before_its_own_hold_whatever_its_time() -> None:
+    reorder, seen = buffer(), Recorder()
+    # A far-future event of one account is due; another account's events are not.
+    reorder.admit(held(1, occurred_at=10**15, arrival=0, account="acct_future"))
+    reorder.admit(held(2, occurred_at=20, arrival=HOLD - 10))
+    reorder.admit(held(3, occurred_at=10, arrival=HOLD - 5))
+
+    reorder.release(HOLD, seen.is_known, seen.apply)
+    assert seen.offsets == []
+
+    reorder.release(2 * HOLD, seen.is_known, seen.apply)
+    assert seen.offsets == [3, 2, 1]
+
+
+def test_an_event_held_twice_the_hold_leaves_whatever_is_ordered_before_it() -> None:
+    reorder, seen = buffer(), Recorder()
+    reorder.admit(held(1, occurred_at=50, arrival=0))
+    # An older event arriving more than the hold later does not stall the first.
+    reorder.admit(held(2, occurred_at=10, arrival=HOLD + 500))
+
+    reorder.release(2 * HOLD - 1, seen.is_known, seen.apply)
+    assert seen.offsets == []
+    reorder.release(2 * HOLD, seen.is_known, seen.apply)
+
+    assert seen.offsets == [1]
+    assert reorder.depth == 1
 
 
 def test_a_newer_event_still_within_its_hold_stays() -> None:
@@ -157,12 +188,12 @@ def test_a_buffer_over_the_same_store_releases_the_same_events() -> None:
 
     # A new buffer stands for the restarted worker: it knows only the store.
     restarted, seen = buffer(store), Recorder()
-    restarted.release(HOLD, seen.is_known, seen.apply)
+    restarted.release(200 + HOLD, seen.is_known, seen.apply)
 
     assert seen.offsets == [2, 1]
     assert seen.released[0].held == held(2, 10, 200)
     assert restarted.depth == 1
-    assert restarted.now == HOLD
+    assert restarted.now == 200 + HOLD
 
 
 def test_the_clock_never_goes_back() -> None:
