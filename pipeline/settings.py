@@ -128,19 +128,23 @@ class ProcessorSettings(BaseModel):
     )
     reorder_hold_seconds: float = Field(
         default=3.0,
+        ge=0.0,
         description="How long correlate holds an event (by record arrival time) so "
         "that events delivered out of order are applied in event-time order.",
     )
     reorder_max_per_account: int = Field(
         default=1000,
+        ge=1,
         description="Most events held for one account; beyond it the oldest go early.",
     )
     reorder_dependency_wait_seconds: float = Field(
         default=15.0,
+        ge=0.0,
         description="How long a payment waits in the buffer for its invoice.",
     )
     reorder_tick_seconds: float = Field(
         default=1.0,
+        gt=0.0,
         description="While events are held, how often the worker sends a tick record "
         "so holds end even when no new event arrives.",
     )

@@ -17,12 +17,21 @@ While events are held, the worker sends a tick record to the input topic every
 ``reorder_tick_seconds``, so holds end even when no new event arrives. Ticks travel
 through Kafka (rather than a timer acting on the tables) because a Faust table can only
 be changed while processing a record, and because then a replay decides the same.
+A record stamped more than a minute ahead of the worker's clock counts as arriving a
+minute ahead, so one bad timestamp cannot end every hold for long.
+
+Failures: an event the correlator cannot process (a bug, an unexpected payload) is
+logged with its offset and skipped, with its half-made changes dropped, and the other
+events go on. If the stage itself fails (its state table cannot be written), nothing of
+the record is kept and the worker stops, to restart from its last committed offset:
+skipping the record there would lose it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
@@ -58,6 +67,14 @@ TICK_HEADER = "pipeline-tick"
 TICK_KEY = b"reorder-tick"
 REORDER_PATH = "/reorder/"
 MICROS = 1_000_000
+# How far ahead of this worker's clock a record timestamp is believed. A record
+# stamped further ahead (a producer with a wrong clock, a hand-made tick) would end
+# every hold at once; its time is taken as this far ahead instead.
+MAX_CLOCK_AHEAD_MICROS = 60 * MICROS
+
+
+def _wall_clock_micros() -> int:
+    return time.time_ns() // 1_000
 
 
 class CorrelateStep:
@@ -69,6 +86,7 @@ class CorrelateStep:
         settings: Settings,
         codec: AvroCodec,
         topic_names: Mapping[str, str],
+        wall_clock: Callable[[], int] = _wall_clock_micros,
     ) -> None:
         processors = settings.processors
         self.state = state
@@ -80,22 +98,44 @@ class CorrelateStep:
             dependency_wait_micros=int(
                 processors.reorder_dependency_wait_seconds * MICROS
             ),
+            current_account=self.correlator.current_account,
         )
         self._codec = codec
         self._topic_names = topic_names
         self._group = processors.app_id
+        self._wall_clock = wall_clock
 
     def run(self, message: Any) -> list[JournalledOutput]:
         """Hold or apply what ``message`` brings; apply what may leave; the outputs."""
-        now = timestamp_micros(message)
+        now = self._arrival_time(message)
         outputs: list[JournalledOutput] = []
         if header_value(message.headers, TICK_HEADER) is None:
             outputs += self._arrive(message, now)
+        elif message.value:
+            logger.warning(
+                "tick record carries a value; the value is ignored",
+                extra={"topic": message.topic, "offset": message.offset},
+            )
         self.buffer.release(
             now, self.correlator.knows_record, lambda r: outputs.extend(self._apply(r))
         )
         metrics.observe_reorder_buffer(message.partition, self.buffer.depth)
         return outputs
+
+    def _arrival_time(self, message: Any) -> int:
+        stamped = timestamp_micros(message)
+        believed = self._wall_clock() + MAX_CLOCK_AHEAD_MICROS
+        if stamped <= believed:
+            return stamped
+        logger.warning(
+            "record stamped ahead of this worker's clock; its arrival is taken as now",
+            extra={
+                "topic": message.topic,
+                "offset": message.offset,
+                "seconds_ahead": (stamped - believed) // MICROS,
+            },
+        )
+        return believed
 
     def _arrive(self, message: Any, now: int) -> list[JournalledOutput]:
         event = read_event(self._codec, message, "correlate")
@@ -121,8 +161,9 @@ class CorrelateStep:
                 admitted = self.buffer.admit(held)
                 record_hold(admitted)
         except Exception:
+            # Nothing was held: admitting is the last step and does not fail on
+            # event content.
             self._skip(savepoint, event, message.offset)
-            self.buffer.reload()
             return []
         if admitted:
             return []
@@ -138,12 +179,13 @@ class CorrelateStep:
             savepoint = self.state.savepoint()
             try:
                 correlated = self.correlator.process(event)
+                record_release(release)
+                record_correlation(event, correlated, self._topic_names["enriched"])
+                return _encoded(self._codec, correlated, held.event_bytes, context)
             except Exception:
+                # The event leaves the buffer either way; its half-made changes go.
                 self._skip(savepoint, event, held.offset)
-                correlated = []
-            record_release(release)
-            record_correlation(event, correlated, self._topic_names["enriched"])
-            return _encoded(self._codec, correlated, held.event_bytes, context)
+                return []
 
     def _skip(
         self, savepoint: dict[str, Any], event: Mapping[str, Any], offset: int
@@ -188,10 +230,24 @@ def add_correlate(
             if outputs is not None:
                 step.buffer.reload()
             else:
-                # 2.-3. hold, release, apply
-                outputs = step.run(message)
-                # 4. changes and outputs to the state table
-                state.commit(message.offset, outputs)
+                try:
+                    # 2.-3. hold, release, apply
+                    outputs = step.run(message)
+                    # 4. changes and outputs to the state table
+                    state.commit(message.offset, outputs)
+                except Exception as exc:
+                    # Failures of one event are handled inside ``run``; this is the
+                    # state table or the stage itself failing. Skipping the record
+                    # would lose it, so nothing of it is kept and the worker stops
+                    # to restart from its last committed offset.
+                    state.discard()
+                    step.buffer.reload()
+                    logger.exception(
+                        "correlate cannot go on; stopping the worker",
+                        extra={"topic": message.topic, "offset": message.offset},
+                    )
+                    await app.crash(exc)
+                    return
             # 5. publish
             for role, key, value, headers in outputs:
                 await by_role.get(role, topics.notices).send(
@@ -246,7 +302,7 @@ def _encoded(
             encoded.append(
                 (role, key, codec.encode(subject, value), dict(trace_context))
             )
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             # The core's records are checked against the schemas in the unit tests; if
             # one still does not fit, losing that record beats stopping every account.
             logger.error(
