@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import faust
 from faust.worker import Worker
 
-from eventbus.topic_admin import ensure_topics
+from eventbus.topic_admin import create_missing_topics, ensure_topics
+from eventbus.topics import TopicSpec
 from pipeline.settings import Settings
 from processors.app import build_app
 
@@ -23,8 +25,14 @@ def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
         logger.info("created topics", extra={"topics": created})
     # 2. local table state lives here between restarts
     settings.processors.state_dir.mkdir(parents=True, exist_ok=True)
-    # 3. the agents, until a signal stops them
+    # 3. the agents, and the changelog topics of their tables: created before the
+    #    worker joins its group, because a table checks its changelog's partitions
+    #    against the group's metadata of that moment, and a changelog Faust creates
+    #    only while starting is missing from it until the next rebalance
     app = build_app(settings)
+    created = create_missing_topics(settings, changelog_specs(app))
+    if created:
+        logger.info("created changelog topics", extra={"topics": created})
     logger.info(
         "processors starting",
         extra={"app_id": settings.processors.app_id, "settings": settings.redacted()},
@@ -35,3 +43,15 @@ def run_worker(settings: Settings, loglevel: str = "INFO") -> None:
     except SystemExit as exit_request:
         if exit_request.code not in (0, None):
             raise
+
+
+def changelog_specs(app: faust.App) -> list[TopicSpec]:
+    """The compacted changelog topic of every table of ``app``."""
+    return [
+        TopicSpec(
+            table.changelog_topic.get_topic_name(),
+            table.partitions,
+            {"cleanup.policy": "compact"},
+        )
+        for table in app.tables.values()
+    ]
