@@ -110,6 +110,13 @@ def trace_event(
     )
 
     path = spans_file or load_settings().tracing.spans_file
+    if not path.exists():
+        typer.echo(
+            f"no spans file at {path}; the demo writes <state-dir>/spans.jsonl "
+            "(e.g. --spans-file .state/demo/spans.jsonl)",
+            err=True,
+        )
+        raise typer.Exit(1)
     index = TraceIndex.of(load_spans(path))
     found = matching_traces(index, query)
     if not found:

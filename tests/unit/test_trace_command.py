@@ -248,3 +248,15 @@ def test_every_record_of_a_large_batch_reaches_the_batch_calls(tmp_path: Path) -
         if span.name.startswith("record "):
             below = [s.name for s in index.descendants(span)]
             assert below == ["sink batch write", "odoo res.partner.write"], span.name
+
+
+def test_a_missing_spans_file_is_named_with_where_the_demo_writes_its_spans(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "spans.jsonl"
+
+    result = CliRunner().invoke(app, ["trace", "in_1", "--spans-file", str(missing)])
+
+    assert result.exit_code == 1
+    assert f"no spans file at {missing}" in result.output
+    assert ".state/demo/spans.jsonl" in result.output
