@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -223,6 +224,7 @@ def run_demo(
     state_dir.mkdir(parents=True)
     broker = None if bootstrap else LocalKafka(data_dir=state_dir / "kafka")
     processes = DemoProcesses()
+    settings: Settings | None = None
     started = time.monotonic()
     try:
         # 1. infrastructure
@@ -320,12 +322,39 @@ def run_demo(
     finally:
         # 7. stop what we started
         if keep_running:
-            logger.info("leaving the stack running under %s", state_dir)
+            stack_file = write_stack_file(state_dir, settings, processes)
+            logger.info(
+                "leaving the stack running: `set -a; . %s; set +a` points the "
+                "pipeline commands at it; stop it with `kill <pids in that file>` "
+                "and `pipeline kafka stop --data-dir %s`",
+                stack_file,
+                state_dir / "kafka",
+            )
         else:
             logger.info("step 7/7: stopping processes and Kafka")
             processes.stop_all()
             if broker is not None:
                 broker.stop()
+
+
+def write_stack_file(
+    state_dir: Path, settings: Settings | None, processes: DemoProcesses
+) -> Path:
+    """``stack.env`` under ``state_dir``: the settings of the running stack as shell
+    variables, and the pids of its processes. Readable by the owner only: it holds the
+    stand-in's API key."""
+    stack_file = state_dir / "stack.env"
+    lines = [f"# pids: {' '.join(str(p.pid) for p in processes.running.values())}"]
+    if settings is not None:
+        every = settings_environment(settings)
+        lines += [
+            f"{name}={shlex.quote(value)}"
+            for name, value in every.items()
+            if name.startswith("PIPELINE_") and os.environ.get(name) != value
+        ]
+    stack_file.touch(mode=0o600)
+    stack_file.write_text("\n".join(lines) + "\n")
+    return stack_file
 
 
 class CorpusError(Exception):
