@@ -22,14 +22,23 @@ record and is harmless otherwise) and its outputs are re-sent as they were.
 Entries older than ``journal_span`` offsets are dropped as the stream moves on; the span
 must exceed the records processed between two offset commits.
 
-Layout of the table: ``<namespace>/<key of that concern's store>`` for the state and
-``journal/<offset>`` -> ``{"set": {key: value}, "deleted": [key], "outputs": [[topic
-role, Kafka key, base64 record, headers]]}``.
+An entry can be large (a burst of held events released by one record carries all their
+changes and records), larger than one Kafka message may be. It is written as JSON text
+in parts of at most ``ENTRY_PART_CHARS``: the tail parts first, then the head part,
+which says how many there are. A head that survived a crash therefore has all its
+parts.
+
+Layout of the table: ``<namespace>/<key of that concern's store>`` for the state,
+``journal/<offset>`` -> ``{"parts": n, "text": <first part>}`` and
+``journal/<offset>/<k>`` -> ``<part k>`` for k = 1..n-1, where the text joined is
+``{"set": {key: value}, "deleted": [key], "outputs": [[topic role, Kafka key, base64
+record, headers]]}``.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -41,6 +50,8 @@ JournalledOutput = tuple[str, str, bytes, dict[str, str]]
 
 JOURNAL = "journal/"
 DEFAULT_JOURNAL_SPAN = 20_000
+# Well below the 1 MB a Kafka record may have by default, JSON framing included.
+ENTRY_PART_CHARS = 256_000
 
 
 class Namespace(MutableMapping[str, Any]):
@@ -97,7 +108,7 @@ class CorrelateState:
 
         None when the record at ``offset`` was never processed.
         """
-        entry = self._table.get(f"{JOURNAL}{offset}")
+        entry = self._read_entry(offset)
         if entry is None:
             return None
         for key, value in entry["set"].items():
@@ -115,20 +126,54 @@ class CorrelateState:
         changed, deleted = self._pending.pending_changes()
 
         # 1. the write-ahead entry: changes and outputs together
-        self._table[f"{JOURNAL}{offset}"] = {
-            "set": changed,
-            "deleted": deleted,
-            "outputs": [
-                [role, key, base64.b64encode(record).decode("ascii"), headers]
-                for role, key, record, headers in outputs
-            ],
-        }
+        self._write_entry(
+            offset,
+            {
+                "set": changed,
+                "deleted": deleted,
+                "outputs": [
+                    [role, key, base64.b64encode(record).decode("ascii"), headers]
+                    for role, key, record, headers in outputs
+                ],
+            },
+        )
         # 2. the changes
         self._pending.flush()
         # 3. the entry that fell out of the span
-        expired = f"{JOURNAL}{offset - self._journal_span}"
-        if expired in self._table:
-            del self._table[expired]
+        self._drop_entry(offset - self._journal_span)
+
+    def _write_entry(self, offset: int, entry: dict[str, Any]) -> None:
+        text = json.dumps(entry, separators=(",", ":"))
+        parts = [
+            text[start : start + ENTRY_PART_CHARS]
+            for start in range(0, len(text), ENTRY_PART_CHARS)
+        ] or [""]
+        # The tail parts first: the head is written last and names how many there are.
+        for number, part in enumerate(parts[1:], start=1):
+            self._table[f"{JOURNAL}{offset}/{number}"] = part
+        self._table[f"{JOURNAL}{offset}"] = {"parts": len(parts), "text": parts[0]}
+
+    def _read_entry(self, offset: int) -> dict[str, Any] | None:
+        head = self._table.get(f"{JOURNAL}{offset}")
+        if head is None:
+            return None
+        tail = [
+            self._table[f"{JOURNAL}{offset}/{number}"]
+            for number in range(1, int(head["parts"]))
+        ]
+        entry: dict[str, Any] = json.loads(head["text"] + "".join(tail))
+        return entry
+
+    def _drop_entry(self, offset: int) -> None:
+        head = self._table.get(f"{JOURNAL}{offset}")
+        if head is None:
+            return
+        # The head first: parts without a head are never read.
+        del self._table[f"{JOURNAL}{offset}"]
+        for number in range(1, int(head["parts"])):
+            key = f"{JOURNAL}{offset}/{number}"
+            if key in self._table:
+                del self._table[key]
 
     def savepoint(self) -> dict[str, Any]:
         return self._pending.savepoint()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from processors import correlate_state
 from processors.correlate_state import CorrelateState
 
 
@@ -124,3 +125,54 @@ def test_a_rollback_keeps_the_changes_before_the_savepoint() -> None:
 
     assert table.data["records/kept"] == 1
     assert "records/dropped" not in table.data
+
+
+def test_a_large_entry_is_written_in_parts_with_its_head_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(correlate_state, "ENTRY_PART_CHARS", 40)
+    table = LoggedTable()
+
+    outputs = process(CorrelateState(table), 0)
+
+    keys = [key for key, _ in table.writes]
+    head = keys.index("journal/0")
+    assert head > 1, "the entry fits one part: the test does not split it"
+    assert all(key.startswith("journal/0/") for key in keys[:head])
+    assert keys[head + 1 :] == ["records/count", "records/seen:0"]
+    assert CorrelateState(table).replayed(0) == outputs
+
+
+@pytest.mark.parametrize("crash_after", range(0, 40))
+def test_a_crash_while_parts_are_written_recovers_to_the_uninterrupted_state(
+    crash_after: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(correlate_state, "ENTRY_PART_CHARS", 40)
+    clean = LoggedTable()
+    clean_state = CorrelateState(clean)
+    sent_clean = [process(clean_state, offset) for offset in range(3)]
+
+    survived = LoggedTable(clean.writes[:crash_after])
+    state = CorrelateState(survived)
+    sent = []
+    for offset in range(3):
+        outputs = state.replayed(offset)
+        sent.append(outputs if outputs is not None else process(state, offset))
+
+    assert sent == sent_clean
+    assert {k: v for k, v in survived.data.items() if not k.startswith("journal/")} == {
+        k: v for k, v in clean.data.items() if not k.startswith("journal/")
+    }
+
+
+def test_dropping_an_entry_drops_its_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(correlate_state, "ENTRY_PART_CHARS", 40)
+    table = LoggedTable()
+    state = CorrelateState(table, journal_span=1)
+
+    for offset in range(3):
+        process(state, offset)
+
+    assert sorted(k for k in table.data if k.startswith("journal/")) == sorted(
+        k for k, _ in table.writes if k.startswith("journal/2")
+    )
