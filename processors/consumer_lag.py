@@ -2,7 +2,9 @@
 
 Lag here is the partition's high watermark minus the worker's fetch position: records
 the broker holds that the worker has not yet taken in. (The sink reports the same metric
-from its committed offsets.)
+from its committed offsets.) Only the topics the agents read are reported: the worker
+also holds its tables' changelog partitions, which it writes and reads only to recover,
+so their "lag" is no backlog.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ logger = logging.getLogger(__name__)
 LAG_REPORT_SECONDS = 15.0
 
 
+CHANGELOG_SUFFIX = "-changelog"
+
+
 async def report_consumer_lag(consumer: Any, group_id: str) -> int:
-    """Observe the lag of every assigned partition; return how many were observed."""
+    """Observe the lag of every assigned input partition; return how many were."""
     observed = 0
     for tp in consumer.assignment():
+        if tp.topic.endswith(CHANGELOG_SUFFIX):
+            continue
         high = consumer.highwater(tp)
         position = await consumer.position(tp)
         if high is None or position is None:

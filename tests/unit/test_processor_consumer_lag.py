@@ -17,11 +17,13 @@ class FakeFaustConsumer:
             TP("source.billing", 0): 120,
             TP("source.billing", 1): 40,
             TP("source.crm", 0): None,
+            TP("saas-odoo-pipeline-dedup-ledger-changelog", 0): 9,
         }
         self.positions = {
             TP("source.billing", 0): 100,
             TP("source.billing", 1): 40,
             TP("source.crm", 0): 3,
+            TP("saas-odoo-pipeline-dedup-ledger-changelog", 0): 0,
         }
 
     def assignment(self) -> set:
@@ -53,3 +55,5 @@ def test_lag_is_high_watermark_minus_position_per_partition() -> None:
     assert _reading("source.billing", 0) == 20
     assert _reading("source.billing", 1) == 0
     assert _reading("source.crm", 0) is None
+    # A table's changelog is not input: no lag is reported for it.
+    assert _reading("saas-odoo-pipeline-dedup-ledger-changelog", 0) is None
