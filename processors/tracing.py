@@ -23,6 +23,7 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as msg
 from opentelemetry.trace import SpanKind
 
+from processors.correlate import ENRICHED, LATE
 from processors.reorder_buffer import ARRIVED_LATE, Release
 from telemetry import metrics
 from telemetry.record_spans import trace_carrier
@@ -38,10 +39,6 @@ from telemetry.span_attributes import (
 
 TRACER_NAME = "processors"
 TRACE_HEADERS = ("traceparent", "tracestate")
-
-# Output roles of the correlator (``processors.correlate``).
-ENRICHED_ROLE = "enriched"
-LATE_ROLE = "late"
 
 
 def carrier_from_headers(headers: Any) -> dict[str, str]:
@@ -116,8 +113,8 @@ def record_correlation(
     enriched_topic: str,
 ) -> None:
     """What correlate made of the event: enriched records, a late notice, or nothing."""
-    enriched = [(key, value) for role, key, value in outputs if role == ENRICHED_ROLE]
-    late = any(role == LATE_ROLE for role, _key, _value in outputs)
+    enriched = [(key, value) for role, key, value in outputs if role == ENRICHED]
+    late = any(role == LATE for role, _key, _value in outputs)
     for _key, value in enriched:
         metrics.count_event_out(
             "correlate", enriched_topic, str(value.get("event_type"))
