@@ -159,7 +159,15 @@ def _port_accepts(port: int | None) -> bool:
 
 
 def _random_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, base64url without padding.
+
+    One id in 64 would begin with ``-`` and be read as an option by the storage tool,
+    so such ids are drawn again (Kafka's own id generator does the same).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass
