@@ -38,6 +38,17 @@ from telemetry.span_attributes import (
 )
 
 TRACER_NAME = "processors"
+
+# The tracer of the process's provider, made once: asking the provider for a tracer
+# builds a new one each time, which is measurable at several spans per record.
+_tracer_of_provider: list[tuple[trace.TracerProvider, trace.Tracer]] = []
+
+
+def _tracer() -> trace.Tracer:
+    provider = trace.get_tracer_provider()
+    if not _tracer_of_provider or _tracer_of_provider[0][0] is not provider:
+        _tracer_of_provider[:] = [(provider, provider.get_tracer(TRACER_NAME))]
+    return _tracer_of_provider[0][1]
 TRACE_HEADERS = ("traceparent", "tracestate")
 
 
@@ -78,8 +89,7 @@ def stage_span(
     parent = extract(carrier)
     token = otel_context.attach(parent)
     try:
-        tracer = trace.get_tracer(TRACER_NAME)
-        with tracer.start_as_current_span(
+        with _tracer().start_as_current_span(
             stage, kind=SpanKind.CONSUMER, attributes=attributes
         ):
             if attributes:
