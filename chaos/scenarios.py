@@ -136,6 +136,17 @@ def everything_once(run: FaultRun) -> None:
     odoo_errors(run)
 
 
+def all_faults(run: FaultRun) -> None:
+    """Every fault of the full run in one run: the kills around a broker restart and
+    an Odoo outage, then Odoo's error answers."""
+    first_half = run.plan.kills // 2
+    kill_processes(run, kills=first_half)
+    restart_broker(run)
+    odoo_outage(run)
+    kill_processes(run, kills=run.plan.kills - first_half)
+    odoo_errors(run)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -155,6 +166,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("odoo-down", "Odoo stand-in killed and kept down", odoo_outage),
         Scenario("odoo-errors", "Odoo answers 503, then 429", odoo_errors),
         Scenario("everything", "each fault once, in one run", everything_once),
+        Scenario("all-faults", "every fault at full strength, in one run", all_faults),
     )
 }
 
