@@ -19,18 +19,22 @@ record survived, so did its entry. A record whose entry exists is not processed 
 its changes are written again (they are absolute values, so this repairs a half-written
 record and is harmless otherwise) and its outputs are re-sent as they were.
 
-Entries older than ``journal_span`` offsets are dropped as the stream moves on; the span
-must exceed the records processed between two offset commits.
+Entries live in ``journal_span`` slots: the entry of offset ``o`` is written to slot
+``o % journal_span`` and names its offset, so writing it replaces the entry of offset
+``o - journal_span`` without a separate delete (one changelog record per input record
+fewer, and no read of the old entry). The span must exceed the records processed
+between two offset commits.
 
 An entry can be large (a burst of held events released by one record carries all their
 changes and records), larger than one Kafka message may be. It is written as JSON text
 in parts of at most ``ENTRY_PART_CHARS``: the tail parts first, then the head part,
-which says how many there are. A head that survived a crash therefore has all its
-parts.
+which names its offset and how many parts there are. A head that survived a crash
+therefore has all its parts. A slot's tail parts beyond what its newest entry uses are
+left as they are (at most one entry's worth per slot) and never read.
 
 Layout of the table: ``<namespace>/<key of that concern's store>`` for the state,
-``journal/<offset>`` -> ``{"parts": n, "text": <first part>}`` and
-``journal/<offset>/<k>`` -> ``<part k>`` for k = 1..n-1, where the text joined is
+``journal/<slot>`` -> ``{"offset": o, "parts": n, "text": <first part>}`` and
+``journal/<slot>/<k>`` -> ``<part k>`` for k = 1..n-1, where the text joined is
 ``{"set": {key: value}, "deleted": [key], "outputs": [[topic role, Kafka key, base64
 record, headers]]}``.
 """
@@ -122,7 +126,7 @@ class CorrelateState:
         ]
 
     def commit(self, offset: int, outputs: list[JournalledOutput]) -> None:
-        """Write the record's entry, then its changes; drop the entry a span back."""
+        """Write the record's entry (over the one a span back), then its changes."""
         changed, deleted = self._pending.pending_changes()
 
         # 1. the write-ahead entry: changes and outputs together
@@ -139,8 +143,6 @@ class CorrelateState:
         )
         # 2. the changes
         self._pending.flush()
-        # 3. the entry that fell out of the span
-        self._drop_entry(offset - self._journal_span)
 
     def _write_entry(self, offset: int, entry: dict[str, Any]) -> None:
         text = json.dumps(entry, separators=(",", ":"))
@@ -148,32 +150,24 @@ class CorrelateState:
             text[start : start + ENTRY_PART_CHARS]
             for start in range(0, len(text), ENTRY_PART_CHARS)
         ] or [""]
+        slot = self._slot(offset)
         # The tail parts first: the head is written last and names how many there are.
         for number, part in enumerate(parts[1:], start=1):
-            self._table[f"{JOURNAL}{offset}/{number}"] = part
-        self._table[f"{JOURNAL}{offset}"] = {"parts": len(parts), "text": parts[0]}
+            self._table[f"{slot}/{number}"] = part
+        self._table[slot] = {"offset": offset, "parts": len(parts), "text": parts[0]}
 
     def _read_entry(self, offset: int) -> dict[str, Any] | None:
-        head = self._table.get(f"{JOURNAL}{offset}")
-        if head is None:
+        slot = self._slot(offset)
+        head = self._table.get(slot)
+        # A slot holding another offset's entry (or none): this record has none.
+        if head is None or head.get("offset") != offset:
             return None
-        tail = [
-            self._table[f"{JOURNAL}{offset}/{number}"]
-            for number in range(1, int(head["parts"]))
-        ]
+        tail = [self._table[f"{slot}/{number}"] for number in range(1, head["parts"])]
         entry: dict[str, Any] = json.loads(head["text"] + "".join(tail))
         return entry
 
-    def _drop_entry(self, offset: int) -> None:
-        head = self._table.get(f"{JOURNAL}{offset}")
-        if head is None:
-            return
-        # The head first: parts without a head are never read.
-        del self._table[f"{JOURNAL}{offset}"]
-        for number in range(1, int(head["parts"])):
-            key = f"{JOURNAL}{offset}/{number}"
-            if key in self._table:
-                del self._table[key]
+    def _slot(self, offset: int) -> str:
+        return f"{JOURNAL}{offset % self._journal_span}"
 
     def savepoint(self) -> dict[str, Any]:
         return self._pending.savepoint()

@@ -99,17 +99,18 @@ def test_a_crash_at_any_write_recovers_to_the_uninterrupted_state(
     assert survived.data == clean.data
 
 
-def test_entries_older_than_the_span_are_dropped() -> None:
+def test_an_entry_replaces_the_one_a_span_back_and_only_that_one() -> None:
     table = LoggedTable()
     state = CorrelateState(table, journal_span=2)
-
-    for offset in range(5):
-        process(state, offset)
+    sent = [process(state, offset) for offset in range(5)]
 
     assert sorted(k for k in table.data if k.startswith("journal/")) == [
-        "journal/3",
-        "journal/4",
+        "journal/0",
+        "journal/1",
     ]
+    assert not any(value is None for key, value in table.writes), "nothing deleted"
+    assert [state.replayed(offset) for offset in range(3)] == [None, None, None]
+    assert [state.replayed(offset) for offset in (3, 4)] == sent[3:]
 
 
 def test_a_rollback_keeps_the_changes_before_the_savepoint() -> None:
@@ -165,14 +166,39 @@ def test_a_crash_while_parts_are_written_recovers_to_the_uninterrupted_state(
     }
 
 
-def test_dropping_an_entry_drops_its_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_while_a_slot_is_overwritten_recovers_to_the_uninterrupted_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Entries in parts, two slots for five records: every entry after the second
+    # overwrites an older one.
     monkeypatch.setattr(correlate_state, "ENTRY_PART_CHARS", 40)
-    table = LoggedTable()
-    state = CorrelateState(table, journal_span=1)
+    clean = LoggedTable()
+    clean_state = CorrelateState(clean, journal_span=2)
+    sent_clean = [process(clean_state, offset) for offset in range(5)]
+    assert len([k for k, _ in clean.writes if k.startswith("journal/0/")]) > 2
 
-    for offset in range(3):
-        process(state, offset)
+    for crash_after in range(len(clean.writes)):
+        _recover_after_crash(clean, sent_clean, crash_after)
 
-    assert sorted(k for k in table.data if k.startswith("journal/")) == sorted(
-        k for k, _ in table.writes if k.startswith("journal/2")
-    )
+
+def _recover_after_crash(
+    clean: LoggedTable, sent_clean: list[Any], crash_after: int
+) -> None:
+    survived = LoggedTable(clean.writes[:crash_after])
+    state = CorrelateState(survived, journal_span=2)
+    # Records before the last two were committed: a restart reads from there.
+    first_uncommitted = max(0, _records_fully_written(clean.writes[:crash_after]) - 1)
+    sent = sent_clean[:first_uncommitted]
+    for offset in range(first_uncommitted, 5):
+        outputs = state.replayed(offset)
+        sent.append(outputs if outputs is not None else process(state, offset))
+
+    assert sent == sent_clean, f"crash after write {crash_after}"
+    assert {k: v for k, v in survived.data.items() if not k.startswith("journal/")} == {
+        k: v for k, v in clean.data.items() if not k.startswith("journal/")
+    }, f"crash after write {crash_after}"
+
+
+def _records_fully_written(writes: list[tuple[str, Any]]) -> int:
+    """How many records' last change (``records/seen:<offset>``) is in ``writes``."""
+    return sum(1 for key, _ in writes if key.startswith("records/seen:"))
