@@ -25,50 +25,16 @@ from processors.record_versions import (
     ordering_key,
 )
 from processors.usage import BeyondGrace, UsageAggregates, UsageTotals
+from tests.support.business_events import business_event, node
 
 SECOND = 1_000_000
+# Every event arrives inside a trace; the enriched records must continue it.
+TRACE_CONTEXT = {"traceparent": f"00-{'1' * 32}-{'2' * 16}-01"}
 
 
 def at(text: str) -> int:
     moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
     return int(moment.timestamp()) * SECOND + moment.microsecond
-
-
-def node(kind: str, value: str) -> dict[str, str]:
-    return {"kind": kind, "id": value}
-
-
-def business_event(
-    event_id: str,
-    event_type: str,
-    occurred_at: int,
-    payload: tuple[str, dict[str, Any]],
-    subject: dict[str, str],
-    anchor: dict[str, str] | None = None,
-    links: list[dict[str, str]] | None = None,
-    emails: list[str] | None = None,
-    domains: list[str] | None = None,
-    source_system: str = "billing",
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "source_system": source_system,
-        "source_object_id": event_id,
-        "occurred_at": occurred_at,
-        "received_at": occurred_at,
-        "account_key": subject["id"],
-        "identity": {
-            "subject": subject,
-            "anchor": anchor or subject,
-            "explicit_links": links or [],
-            "emails": emails or [],
-            "domains": domains or [],
-        },
-        "trace_context": {"traceparent": f"00-{'1' * 32}-{'2' * 16}-01"},
-        "delivery": None,
-        "payload": payload,
-    }
 
 
 def company_row(record_id: str, name: str, created: int, modified: int) -> dict:
@@ -89,6 +55,7 @@ def company_row(record_id: str, name: str, created: int, modified: int) -> dict:
         node("crm_company", record_id),
         domains=[payload["domain"]],
         source_system="crm",
+        trace_context=TRACE_CONTEXT,
     )
 
 
@@ -110,6 +77,8 @@ def customer_event(
         node("billing_customer", "cus_1"),
         links=[node("crm_company", company)] if company else [],
         emails=[email] if email else [],
+        source_system="billing",
+        trace_context=TRACE_CONTEXT,
     )
 
 
@@ -143,6 +112,8 @@ def invoice_event(
         occurred,
         ("pipeline.Invoice", payload),
         node("billing_customer", "cus_1"),
+        source_system="billing",
+        trace_context=TRACE_CONTEXT,
     )
 
 
@@ -164,6 +135,8 @@ def refund_event(event_id: str, occurred: int, refunded: int) -> dict:
         occurred,
         ("pipeline.Charge", payload),
         node("billing_customer", "cus_1"),
+        source_system="billing",
+        trace_context=TRACE_CONTEXT,
     )
 
 
@@ -183,6 +156,7 @@ def track_event(message_id: str, occurred: int, calls: int, group: str = "ws_1")
         ("pipeline.UsageEvent", payload),
         node("product_group", group),
         source_system="product",
+        trace_context=TRACE_CONTEXT,
     )
 
 
@@ -440,6 +414,7 @@ def test_usage_before_its_workspace_is_known_ends_on_the_company_account() -> No
         node("product_group", "ws_1"),
         domains=["77.example"],
         source_system="product",
+        trace_context=TRACE_CONTEXT,
     )
     outputs = c.process(group)
 

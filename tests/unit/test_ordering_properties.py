@@ -14,7 +14,6 @@ import json
 import random
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,14 @@ from hypothesis import strategies as st
 from eventbus import AvroCodec
 from pipeline.settings import Settings
 from processors.correlate import ENRICHED
-from processors.correlate_agent import TICK_HEADER, CorrelateStep
+from processors.correlate_agent import CorrelateStep
 from processors.correlate_state import CorrelateState
 from processors.dedup import DedupLedger, Duplicate
+from tests.support.correlate_input import CORRELATE_TOPICS, ConsumedRecord, tick
 
 HOLD_SECONDS = 2.0
 HOLD = int(HOLD_SECONDS * 1_000_000)
 STEP = 10_000
-TOPICS = {"input": "processing.deduplicated", "enriched": "enriched.accounts"}
 
 
 def _histories() -> Any:
@@ -52,19 +51,6 @@ build_history = histories.build_history
 codec = AvroCodec()
 
 
-@dataclass
-class Record:
-    """The fields of a consumed Faust message the stage reads."""
-
-    offset: int
-    value: bytes
-    timestamp: float
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    topic: str = TOPICS["input"]
-    partition: int = 0
-    key: bytes = b"k"
-
-
 def publish(deliveries: list[tuple[int, dict[str, Any]]]) -> list[tuple[str, Any]]:
     """Dedup and correlate ``(arrival micros, event)`` deliveries; the enriched records
     with their Kafka keys, in publishing order, without their trace context."""
@@ -75,7 +61,7 @@ def publish(deliveries: list[tuple[int, dict[str, Any]]]) -> list[tuple[str, Any
         }
     )
     state = CorrelateState({})
-    step = CorrelateStep(state, stage_settings, codec, TOPICS)
+    step = CorrelateStep(state, stage_settings, codec, CORRELATE_TOPICS)
     ledger = DedupLedger({})
     published: list[tuple[str, Any]] = []
     records = []
@@ -83,7 +69,7 @@ def publish(deliveries: list[tuple[int, dict[str, Any]]]) -> list[tuple[str, Any
         if isinstance(ledger.check(event), Duplicate):
             continue
         value = codec.encode("BusinessEvent", event)
-        records.append(Record(len(records), value, arrival / 1_000_000))
+        records.append(ConsumedRecord(len(records), value, arrival / 1_000_000))
     clock = arrival
     for _ in range(10_000):
         for record in records:
@@ -97,8 +83,7 @@ def publish(deliveries: list[tuple[int, dict[str, Any]]]) -> list[tuple[str, Any
         if not step.buffer.depth:
             return published
         clock += HOLD
-        tick = Record(len(records), b"", clock / 1_000_000, [(TICK_HEADER, b"1")])
-        records = [tick]
+        records = [tick(len(records), clock)]
     raise AssertionError("ticks never ended the holds")
 
 

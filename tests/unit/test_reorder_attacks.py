@@ -15,7 +15,6 @@ import copy
 import io
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import fastavro
@@ -26,7 +25,6 @@ from pipeline.settings import Settings
 from processors.correlate import ENRICHED, LATE
 from processors.correlate_agent import (
     MAX_CLOCK_AHEAD_MICROS,
-    TICK_HEADER,
     CorrelateStep,
 )
 from processors.correlate_state import CorrelateState, JournalledOutput
@@ -37,6 +35,8 @@ from processors.reorder_buffer import (
     ReorderBuffer,
 )
 from processors.stage_records import LATE_REASON_HEADER
+from tests.support.business_events import business_event, crm_contact
+from tests.support.correlate_input import CORRELATE_TOPICS, ConsumedRecord, tick
 
 SECOND = 1_000_000
 DAY = 86_400 * SECOND
@@ -47,74 +47,16 @@ WAIT_SECONDS = 10.0
 # as in production (a source's event time is not the broker's time).
 T0 = 1_760_000_000 * SECOND
 ARRIVAL = 1_700_000_000 * SECOND
-TOPICS = {"input": "processing.deduplicated", "enriched": "enriched.accounts"}
 
 codec = AvroCodec()
-
-
-@dataclass
-class Record:
-    """The fields of a consumed Faust message the stage reads."""
-
-    offset: int
-    value: bytes
-    timestamp: float
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    topic: str = TOPICS["input"]
-    partition: int = 0
-    key: bytes = b"k"
 
 
 # -- events ----------------------------------------------------------------------------
 
 
-def business_event(
-    event_id: str,
-    event_type: str,
-    occurred_at: int,
-    payload: tuple[str, dict[str, Any]],
-    subject: dict[str, str],
-    source_system: str = "crm",
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "source_system": source_system,
-        "source_object_id": event_id,
-        "occurred_at": occurred_at,
-        "received_at": occurred_at,
-        "account_key": subject["id"],
-        "identity": {
-            "subject": subject,
-            "anchor": subject,
-            "explicit_links": [],
-            "emails": [],
-            "domains": [],
-        },
-        "trace_context": {},
-        "delivery": None,
-        "payload": payload,
-    }
-
-
 def contact(record_id: str, modified_at: int, name: str) -> dict[str, Any]:
     """A CRM contact snapshot without a company: its own account."""
-    payload = {
-        "record_id": record_id,
-        "name": name,
-        "email": None,
-        "phone": None,
-        "company_id": None,
-        "created_at": T0,
-        "modified_at": modified_at,
-    }
-    return business_event(
-        f"crm_contact:{record_id}:{modified_at}",
-        "crm.contact",
-        modified_at,
-        ("pipeline.CrmContact", payload),
-        {"kind": "crm_contact", "id": record_id},
-    )
+    return crm_contact(record_id, modified_at, name, created_at=T0)
 
 
 def invoice(invoice_id: str, occurred_at: int) -> dict[str, Any]:
@@ -170,14 +112,10 @@ def encoded(event: dict[str, Any]) -> bytes:
     return codec.encode("BusinessEvent", event)
 
 
-def tick(offset: int, arrival: int, value: bytes = b"") -> Record:
-    return Record(offset, value, arrival / SECOND, [(TICK_HEADER, b"1")])
-
-
-def records_of(deliveries: Iterable[tuple[int, bytes]]) -> list[Record]:
+def records_of(deliveries: Iterable[tuple[int, bytes]]) -> list[ConsumedRecord]:
     """``(arrival micros, value)`` deliveries as consecutive input records."""
     return [
-        Record(offset, value, arrival / SECOND)
+        ConsumedRecord(offset, value, arrival / SECOND)
         for offset, (arrival, value) in enumerate(deliveries)
     ]
 
@@ -200,11 +138,15 @@ def stage(
     # By default the worker's own clock reads a month after the records' arrival
     # times: none of them is ahead of it.
     return CorrelateStep(
-        state or CorrelateState({}), settings, codec, TOPICS, wall_clock=wall_clock
+        state or CorrelateState({}),
+        settings,
+        codec,
+        CORRELATE_TOPICS,
+        wall_clock=wall_clock,
     )
 
 
-def feed(step: CorrelateStep, records: list[Record]) -> list[JournalledOutput]:
+def feed(step: CorrelateStep, records: list[ConsumedRecord]) -> list[JournalledOutput]:
     """Run and commit each record; then tick until nothing is held."""
     outputs: list[JournalledOutput] = []
     for record in records:
@@ -221,7 +163,7 @@ def feed(step: CorrelateStep, records: list[Record]) -> list[JournalledOutput]:
     return outputs
 
 
-def commit(step: CorrelateStep, record: Record) -> list[JournalledOutput]:
+def commit(step: CorrelateStep, record: ConsumedRecord) -> list[JournalledOutput]:
     outputs = step.run(record)
     step.state.commit(record.offset, outputs)
     return outputs
@@ -383,8 +325,8 @@ def test_a_tick_from_the_far_future_does_not_end_every_later_hold() -> None:
     # Past that minute, holds work as before.
     wall[0] = ARRIVAL + 2 * MAX_CLOCK_AHEAD_MICROS
     events = [
-        Record(1, encoded(newer), wall[0] / SECOND),
-        Record(2, encoded(older), (wall[0] + 100_000) / SECOND),
+        ConsumedRecord(1, encoded(newer), wall[0] / SECOND),
+        ConsumedRecord(2, encoded(older), (wall[0] + 100_000) / SECOND),
     ]
     outputs = feed(step, events)
 
@@ -482,14 +424,18 @@ def track_call(message_id: str, occurred_at: int, quantity: int) -> dict[str, An
     return event
 
 
-def overflowing_usage_records() -> list[Record]:
+def overflowing_usage_records() -> list[ConsumedRecord]:
     """Two valid calls whose metered quantities add up beyond a long, then a tick
     that releases both, then an unrelated good event."""
     return [
-        Record(0, encoded(track_call("m_1", T0, 2**62)), ARRIVAL / SECOND),
-        Record(1, encoded(track_call("m_2", T0 + 1, 2**62)), (ARRIVAL + 1) / SECOND),
+        ConsumedRecord(0, encoded(track_call("m_1", T0, 2**62)), ARRIVAL / SECOND),
+        ConsumedRecord(
+            1, encoded(track_call("m_2", T0 + 1, 2**62)), (ARRIVAL + 1) / SECOND
+        ),
         tick(2, ARRIVAL + HOLD + 1),
-        Record(3, encoded(contact("c_next", T0, "Next")), (ARRIVAL + HOLD) / SECOND),
+        ConsumedRecord(
+            3, encoded(contact("c_next", T0, "Next")), (ARRIVAL + HOLD) / SECOND
+        ),
     ]
 
 
@@ -535,9 +481,11 @@ def test_a_failed_record_leaves_no_changes_for_the_next_one_to_commit() -> None:
 
 def test_an_unreadable_record_still_moves_the_clock() -> None:
     step = stage()
-    commit(step, Record(0, encoded(contact("c_clock", T0, "A")), ARRIVAL / SECOND))
+    commit(
+        step, ConsumedRecord(0, encoded(contact("c_clock", T0, "A")), ARRIVAL / SECOND)
+    )
 
-    outputs = commit(step, Record(1, b"garbage", (ARRIVAL + HOLD) / SECOND))
+    outputs = commit(step, ConsumedRecord(1, b"garbage", (ARRIVAL + HOLD) / SECOND))
 
     assert published_records(outputs) == [("contact", "c_clock", T0)]
     assert step.buffer.depth == 0
@@ -581,7 +529,9 @@ def test_the_bound_names_its_release_cause() -> None:
 
 def test_a_payment_whose_invoice_never_comes_leaves_after_the_wait() -> None:
     step = stage()
-    payment = Record(0, encoded(refund("in_missing", T0, 300)), ARRIVAL / SECOND)
+    payment = ConsumedRecord(
+        0, encoded(refund("in_missing", T0, 300)), ARRIVAL / SECOND
+    )
     commit(step, payment)
 
     commit(step, tick(1, ARRIVAL + int(WAIT_SECONDS * SECOND) - 1))
@@ -591,7 +541,9 @@ def test_a_payment_whose_invoice_never_comes_leaves_after_the_wait() -> None:
 
     # When the invoice finally comes, it carries the refund the payment recorded.
     later = ARRIVAL + 2 * int(WAIT_SECONDS * SECOND)
-    invoice_record = Record(3, encoded(invoice("in_missing", T0 + 1)), later / SECOND)
+    invoice_record = ConsumedRecord(
+        3, encoded(invoice("in_missing", T0 + 1)), later / SECOND
+    )
     outputs = feed(step, [invoice_record])
     invoices = [
         codec.decode("EnrichedEvent", value)
@@ -613,7 +565,7 @@ def test_a_late_older_snapshot_goes_to_the_late_topic_as_it_came() -> None:
     feed(step, records_of([(ARRIVAL, newer)]))
 
     # Far beyond the hold: its account has moved past it.
-    outputs = commit(step, Record(50, older, (ARRIVAL + 10 * HOLD) / SECOND))
+    outputs = commit(step, ConsumedRecord(50, older, (ARRIVAL + 10 * HOLD) / SECOND))
 
     assert published_records(outputs) == []
     assert len(late_outputs(outputs)) == 1
@@ -630,7 +582,9 @@ def test_a_late_newer_snapshot_is_applied() -> None:
     other = contact("c_late2_other", T0, "B")
     other["identity"]["anchor"] = {"kind": "crm_contact", "id": "c_late2"}
 
-    outputs = commit(step, Record(50, encoded(other), (ARRIVAL + 10 * HOLD) / SECOND))
+    outputs = commit(
+        step, ConsumedRecord(50, encoded(other), (ARRIVAL + 10 * HOLD) / SECOND)
+    )
 
     assert published_records(outputs) == [("contact", "c_late2_other", T0)]
     assert late_outputs(outputs) == []
@@ -639,7 +593,7 @@ def test_a_late_newer_snapshot_is_applied() -> None:
 # -- a kill while events are held ------------------------------------------------------
 
 
-def history_records(accounts: list[tuple[str, int]]) -> list[Record]:
+def history_records(accounts: list[tuple[str, int]]) -> list[ConsumedRecord]:
     """Per account, four snapshots of one contact delivered out of order within the
     hold, interleaved across accounts, followed by ticks that end every hold."""
     deliveries = []
@@ -658,13 +612,13 @@ def history_records(accounts: list[tuple[str, int]]) -> list[Record]:
     return records
 
 
-def uninterrupted(records: list[Record]) -> dict[int, list[JournalledOutput]]:
+def uninterrupted(records: list[ConsumedRecord]) -> dict[int, list[JournalledOutput]]:
     step = stage()
     return {record.offset: commit(step, record) for record in records}
 
 
 def killed_and_restarted(
-    records: list[Record], processed: int, committed: int
+    records: list[ConsumedRecord], processed: int, committed: int
 ) -> dict[int, list[JournalledOutput]]:
     """Process up to ``processed`` (exclusive), kill, restart from ``committed``."""
     table: dict[str, Any] = {}
