@@ -12,10 +12,31 @@ from pipeline.settings import KafkaSettings
 LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
 
 
+class LibrdkafkaLog(logging.LoggerAdapter[logging.Logger]):
+    """librdkafka's log lines, passed to ``LIBRDKAFKA_LOGGER`` at debug level.
+
+    An unreachable broker makes librdkafka log a FAIL line at error level for every
+    connection attempt, several a second, in every client. The condition itself reaches
+    the code through the client API (an exception, a message error, a delivery
+    failure), which says what it means for the record in hand; the raw lines are detail
+    for ``--log-level DEBUG``. Their own severity is kept as ``librdkafka_level``. Only
+    critical lines stay critical.
+    """
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        kept = level if level >= logging.CRITICAL else logging.DEBUG
+        extra = {"librdkafka_level": logging.getLevelName(level).lower()}
+        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
+        self.logger.log(kept, msg, *args, **kwargs)
+
+
+LIBRDKAFKA_LOG = LibrdkafkaLog(LIBRDKAFKA_LOGGER)
+
+
 def _security(kafka: KafkaSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "security.protocol": kafka.security_protocol,
-        "logger": LIBRDKAFKA_LOGGER,
+        "logger": LIBRDKAFKA_LOG,
     }
     if kafka.sasl_mechanism:
         config["sasl.mechanism"] = kafka.sasl_mechanism

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from eventbus.broker_reachability import KafkaUnreachableError, require_reachable_broker
 from eventbus.topic_plan import (
     DEFAULT_TOPICS_FILE,
     TopicApplyError,
@@ -42,11 +43,13 @@ def plan_command(file: TopicsFile = DEFAULT_TOPICS_FILE) -> None:
     """Print the changes `apply` would make, one per line; change nothing.
 
     Exit status 0 when the cluster already matches, 2 when there are changes, 1 on an
-    error. Changes marked "needs --force" add partitions to a keyed topic; changes
+    error (Kafka not answering among them: it must not read as drift). Changes marked "needs --force" add partitions to a keyed topic; changes
     marked "cannot change" (fewer partitions, another replication factor) are never
     made by this tool.
     """
-    changes = _planned(load_settings(), file)
+    settings = load_settings()
+    _require_kafka(settings)
+    changes = _planned(settings, file)
     if not changes:
         typer.echo("topics match the declaration: nothing to do")
         return
@@ -73,6 +76,7 @@ def apply_command(
     1. Running it again after success plans nothing.
     """
     settings = load_settings()
+    _require_kafka(settings)
     changes = _planned(settings, file)
     refused = refused_changes(changes, force)
     if refused:
@@ -89,6 +93,19 @@ def apply_command(
         return
     for change in applied:
         typer.echo(f"applied: {change.describe()}")
+
+
+def _require_kafka(settings: Settings) -> None:
+    """Exit 1 with one line naming the bootstrap servers when Kafka does not answer.
+
+    1, not 2: for ``plan`` 2 means "the cluster differs", which an unreachable cluster
+    must never be taken for.
+    """
+    try:
+        require_reachable_broker(settings.kafka)
+    except KafkaUnreachableError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def _planned(settings: Settings, file: Path) -> list[TopicChange]:

@@ -15,9 +15,12 @@ from typing import Annotated
 
 import typer
 
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
+
+# Exit status of an operator command that cannot do its work (docs/operations.md).
+CANNOT_RUN = 2
 
 app = typer.Typer(
     help="Write enriched account records into Odoo, and replay them.",
@@ -143,6 +146,7 @@ def run_replay(
     if from_time is not None and from_time.tzinfo is None:
         from_time = from_time.replace(tzinfo=UTC)
     settings = load_settings()
+    _require_kafka(settings)
     client = make_client(settings.odoo)
     try:
         report = replay(
@@ -157,7 +161,7 @@ def run_replay(
         )
     except ReplayError as error:
         typer.echo(f"replay failed: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=CANNOT_RUN) from error
     finally:
         client.close()
     typer.echo(json.dumps(report.summary(), indent=2))
@@ -180,11 +184,12 @@ def list_dead_letters() -> None:
     )
 
     settings = load_settings()
+    _require_kafka(settings)
     try:
         letters = read_dead_letters(settings)
     except DeadLetterError as error:
         typer.echo(f"cannot read dead letters: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=CANNOT_RUN) from error
     report = {
         "total": len(letters),
         "by_error_class": counts_by_error_class(letters),
@@ -214,6 +219,7 @@ def redrive_dead_letters(
     from sinks.dead_letters import DeadLetterError, choose, read_dead_letters, redrive
 
     settings = load_settings()
+    _require_kafka(settings)
     try:
         letters = choose(
             read_dead_letters(settings),
@@ -224,7 +230,7 @@ def redrive_dead_letters(
         report = redrive(settings, letters)
     except DeadLetterError as error:
         typer.echo(f"re-drive failed: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=CANNOT_RUN) from error
     typer.echo(json.dumps(report.summary(), indent=2))
 
 
@@ -239,14 +245,29 @@ def run_reconcile() -> None:
     from sinks.topic_reading import TopicReadError
 
     settings = load_settings()
+    _require_kafka(settings)
     client = make_client(settings.odoo)
     try:
         report = reconcile(settings, client)
     except TopicReadError as error:
         typer.echo(f"reconcile failed: {error}", err=True)
-        raise typer.Exit(code=2) from error
+        raise typer.Exit(code=CANNOT_RUN) from error
     finally:
         client.close()
     typer.echo(json.dumps(report.summary(), indent=2))
     if report.exception_count:
         raise typer.Exit(code=1)
+
+
+def _require_kafka(settings: Settings) -> None:
+    """Exit with one line naming the bootstrap servers when Kafka does not answer."""
+    from eventbus.broker_reachability import (
+        KafkaUnreachableError,
+        require_reachable_broker,
+    )
+
+    try:
+        require_reachable_broker(settings.kafka)
+    except KafkaUnreachableError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=CANNOT_RUN) from error
