@@ -21,13 +21,11 @@ in the log.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -36,6 +34,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from processor_worker import (
+    WAIT_SECONDS,
+    read_settled,
+    running_worker,
+    start_worker,
+    worker_environment,
+)
 
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config
@@ -43,44 +48,19 @@ from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_all
 from producers.ingest import ingest_corpus
+from tests.support.corpus_oracle import corpus_oracle
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 KILLS = 3
 START_TIMEOUT_SECONDS = 90.0
 # Microseconds in a second: versions are event times in microseconds.
 SECOND = 1_000_000
 
 
-def _load(module_name: str, path: Path) -> Any:
-    # Test directories are not packages: the helpers are loaded by path.
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-broker_test = _load(
-    "processors_on_broker",
-    REPO_ROOT / "tests" / "integration" / "test_processors_on_broker.py",
-)
-oracle = _load("corpus_oracle", REPO_ROOT / "tests" / "unit" / "test_corpus_offline.py")
-
-
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-c", broker_test.WORKER_SCRIPT],
-            env=broker_test.worker_environment(settings),
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+oracle = corpus_oracle()
 
 
 def published_count(consumer: Consumer, topic: str) -> int:
@@ -134,7 +114,7 @@ def wait_until_caught_up(settings: Settings) -> None:
     """
     topics = Topics(settings.kafka.topic_prefix)
     group = Consumer(consumer_config(settings.kafka, settings.processors.app_id, "lag"))
-    deadline = time.monotonic() + broker_test.WAIT_SECONDS
+    deadline = time.monotonic() + WAIT_SECONDS
     try:
         while lag(group, [*topics.source_topics, topics.deduplicated]) > 0:
             assert time.monotonic() < deadline, "worker did not catch up in time"
@@ -168,15 +148,15 @@ def test_sigkilled_worker_catches_up_to_the_expected_state(
     killed_at = []
     try:
         for threshold in thresholds:
-            worker = start_worker(pipeline_settings, log_path)
+            worker = start_worker(worker_environment(pipeline_settings), log_path)
             killed_at.append(
                 kill_when_published(worker, watcher, topics.enriched, threshold)
             )
     finally:
         watcher.close()
-    with broker_test.running_worker(pipeline_settings, log_path):
+    with running_worker(worker_environment(pipeline_settings), log_path):
         wait_until_caught_up(pipeline_settings)
-        broker_test.read_settled(pipeline_settings)
+        read_settled(pipeline_settings)
 
     codec = AvroCodec()
     published = [

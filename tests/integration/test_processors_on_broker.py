@@ -3,22 +3,20 @@ records re-keyed by canonical account id."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
+from processor_worker import (
+    WAIT_SECONDS,
+    read_settled,
+    running_worker,
+    worker_environment,
+)
 
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config, producer_config
@@ -26,30 +24,16 @@ from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_all
 from producers.ingest import ingest_corpus
+from tests.support.business_events import business_event, node
+from tests.support.corpus_oracle import corpus_oracle
 
 pytestmark = pytest.mark.integration
 
-WAIT_SECONDS = 120.0
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKER_SCRIPT = (
-    "from telemetry import configure_logging; configure_logging('INFO'); "
-    "from processors.cli import process; process()"
-)
 SECOND = 1_000_000
 T0 = 1_727_000_000 * SECOND
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def node(kind: str, value: str) -> dict[str, str]:
-    return {"kind": kind, "id": value}
-
-
-def business_event(
+def delivered_event(
     event_id: str,
     event_type: str,
     source_system: str,
@@ -60,35 +44,31 @@ def business_event(
     links: list[dict[str, str]] | None = None,
     domains: list[str] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "event_type": event_type,
-        "source_system": source_system,
-        "source_object_id": event_id,
-        "occurred_at": occurred_at,
-        "received_at": T0 + line,
-        "account_key": subject["id"],
-        "identity": {
-            "subject": subject,
-            "anchor": subject,
-            "explicit_links": links or [],
-            "emails": [],
-            "domains": domains or [],
-        },
-        "trace_context": {
+    """An event as the file producer publishes it: read from line ``line`` of its
+    source's events file, inside a fresh trace."""
+    return business_event(
+        event_id,
+        event_type,
+        occurred_at,
+        payload,
+        subject,
+        source_system=source_system,
+        links=links,
+        domains=domains,
+        received_at=T0 + line,
+        trace_context={
             "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
         },
-        "delivery": {
+        delivery={
             "channel": "file",
             "source_name": f"{source_system}/events.jsonl",
             "position": line,
         },
-        "payload": payload,
-    }
+    )
 
 
 def small_history() -> list[dict[str, Any]]:
-    company = business_event(
+    company = delivered_event(
         "crm_company:900:2024-09-01T00:00:00",
         "crm.company",
         "crm",
@@ -109,7 +89,7 @@ def small_history() -> list[dict[str, Any]]:
         line=1,
         domains=["acme-test.example"],
     )
-    customer = business_event(
+    customer = delivered_event(
         "evt_customer",
         "customer.created",
         "billing",
@@ -145,7 +125,7 @@ def small_history() -> list[dict[str, Any]]:
         "payment_status": None,
     }
     paid = [
-        business_event(
+        delivered_event(
             "evt_paid",
             "invoice.paid",
             "billing",
@@ -174,45 +154,6 @@ def publish(
             value=codec.encode("BusinessEvent", event),
         )
     assert producer.flush(30) == 0
-
-
-def worker_environment(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "PIPELINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "PIPELINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-        "PIPELINE_KAFKA__PARTITIONS": str(settings.kafka.partitions),
-        "PIPELINE_PROCESSORS__APP_ID": settings.processors.app_id,
-        "PIPELINE_PROCESSORS__STATE_DIR": str(settings.processors.state_dir),
-        "PIPELINE_PROCESSORS__WEB_PORT": str(free_port()),
-        "PIPELINE_TRACING__SPANS_FILE": str(settings.tracing.spans_file),
-    }
-
-
-@contextmanager
-def running_worker(settings: Settings, log_path: Path) -> Iterator[None]:
-    """The processors' worker as a child process, stopped with SIGTERM afterwards."""
-    log = log_path.open("ab")
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER_SCRIPT],
-        env=worker_environment(settings),
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        yield
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        log.close()
-    assert worker.returncode == 0, log_path.read_text(errors="replace")[-4000:]
 
 
 def read_until(
@@ -251,7 +192,7 @@ def test_worker_drops_redelivery_and_keys_records_by_canonical_account(
     # An unreadable record first on the customer's partition: skipped, never fatal.
     publish(pipeline_settings, history, garbage=b"\x00not an avro record")
 
-    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+    with running_worker(worker_environment(pipeline_settings), tmp_path / "worker.log"):
         # company profile, profile after the customer joins, one invoice, one notice
         enriched, notices = read_until(pipeline_settings, wanted=4)
 
@@ -287,7 +228,7 @@ def test_state_survives_a_worker_restart(
     ensure_topics(pipeline_settings)
     history = small_history()
     publish(pipeline_settings, history[:3])
-    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+    with running_worker(worker_environment(pipeline_settings), tmp_path / "worker.log"):
         enriched, _ = read_until(pipeline_settings, wanted=3)
     account = next(r for _, r in enriched if r["record_kind"] == "invoice")[
         "canonical_account_id"
@@ -305,7 +246,7 @@ def test_state_survives_a_worker_restart(
         ),
     }
     publish(pipeline_settings, [late_copy, second_invoice])
-    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+    with running_worker(worker_environment(pipeline_settings), tmp_path / "worker.log"):
         enriched, notices = read_until(pipeline_settings, wanted=5)
 
     assert [(n["event_id"], n["first_delivery"]["position"]) for n in notices] == [
@@ -319,31 +260,6 @@ def test_state_survives_a_worker_restart(
     assert invoices == {"in_900": account, "in_901": account}
 
 
-def corpus_oracle() -> Any:
-    """The fold-and-compare helpers of the offline corpus test, loaded by path (test
-    directories are not packages)."""
-    path = REPO_ROOT / "tests" / "unit" / "test_corpus_offline.py"
-    spec = importlib.util.spec_from_file_location("corpus_oracle", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def read_settled(settings: Settings, timeout: float = WAIT_SECONDS) -> None:
-    """Wait until the output topics stop growing (the worker has caught up)."""
-    topics = Topics(settings.kafka.topic_prefix)
-    deadline = time.monotonic() + timeout
-    last, stable = -1, 0
-    while stable < 4:
-        assert time.monotonic() < deadline, "processors did not settle in time"
-        time.sleep(2)
-        count = sum(1 for _ in read_all(settings.kafka, topics.enriched))
-        count += sum(1 for _ in read_all(settings.kafka, topics.notices))
-        stable = stable + 1 if count == last and count > 0 else 0
-        last = count
-
-
 def test_corpus_through_the_broker_reaches_expected_state(
     corpus_dir: Path, pipeline_settings: Settings, tmp_path: Path
 ) -> None:
@@ -351,7 +267,7 @@ def test_corpus_through_the_broker_reaches_expected_state(
     ensure_topics(pipeline_settings)
     ingest_corpus(corpus_dir, pipeline_settings)
 
-    with running_worker(pipeline_settings, tmp_path / "worker.log"):
+    with running_worker(worker_environment(pipeline_settings), tmp_path / "worker.log"):
         read_settled(pipeline_settings)
 
     codec = AvroCodec()

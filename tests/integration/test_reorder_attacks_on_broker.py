@@ -17,35 +17,32 @@ One worker runs at a time, on the session's broker.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from processor_worker import running_worker, start_worker, worker_environment
 
+from devstack.local_kafka import free_port
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config, producer_config
 from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
+from tests.support.business_events import crm_contact
 
 pytestmark = pytest.mark.integration
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SECOND = 1_000_000
 T0 = 1_760_000_000 * SECOND
 TICK_HEADER = "pipeline-tick"
@@ -56,55 +53,14 @@ READ_TIMEOUT_SECONDS = 90.0
 SKIP_TIMEOUT_SECONDS = 60.0
 
 
-def _load(module_name: str, path: Path) -> Any:
-    # Test directories are not packages: the worker helpers are loaded by path.
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-broker_test = _load(
-    "processors_on_broker_for_attacks",
-    REPO_ROOT / "tests" / "integration" / "test_processors_on_broker.py",
-)
 codec = AvroCodec()
 
 
 def contact(record_id: str, modified_at: int, name: str) -> dict[str, Any]:
     """A CRM contact snapshot without a company: its own account."""
-    subject = {"kind": "crm_contact", "id": record_id}
-    return {
-        "event_id": f"crm_contact:{record_id}:{modified_at}",
-        "event_type": "crm.contact",
-        "source_system": "crm",
-        "source_object_id": record_id,
-        "occurred_at": modified_at,
-        "received_at": modified_at,
-        "account_key": record_id,
-        "identity": {
-            "subject": subject,
-            "anchor": subject,
-            "explicit_links": [],
-            "emails": [],
-            "domains": [],
-        },
-        "trace_context": {},
-        "delivery": None,
-        "payload": (
-            "pipeline.CrmContact",
-            {
-                "record_id": record_id,
-                "name": name,
-                "email": None,
-                "phone": None,
-                "company_id": None,
-                "created_at": T0,
-                "modified_at": modified_at,
-            },
-        ),
-    }
+    return crm_contact(
+        record_id, modified_at, name, created_at=T0, source_object_id=record_id
+    )
 
 
 def orphan_payment(occurred_at: int) -> dict[str, Any]:
@@ -150,40 +106,11 @@ def unreadable_by_schema() -> bytes:
 
 
 def environment(settings: Settings, web_port: int, **processors: Any) -> dict[str, str]:
-    env = broker_test.worker_environment(settings)
+    env = worker_environment(settings)
     env["PIPELINE_PROCESSORS__WEB_PORT"] = str(web_port)
     for name, value in processors.items():
         env[f"PIPELINE_PROCESSORS__{name.upper()}"] = str(value)
     return env
-
-
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-c", broker_test.WORKER_SCRIPT],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-
-@contextmanager
-def running(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A worker stopped with SIGTERM afterwards; it must exit cleanly."""
-    worker = start_worker(env, log_path)
-    try:
-        yield worker
-    finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=10)
-    assert worker.returncode == 0, log_path.read_text(errors="replace")[-4000:]
 
 
 def send(
@@ -294,7 +221,7 @@ def test_bad_records_between_good_events_are_skipped(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_topics(pipeline_settings)
-    port = broker_test.free_port()
+    port = free_port()
     env = environment(
         pipeline_settings,
         port,
@@ -314,7 +241,7 @@ def test_bad_records_between_good_events_are_skipped(
         ],
     )
 
-    with running(env, tmp_path / "worker.log") as worker:
+    with running_worker(env, tmp_path / "worker.log") as worker:
         contacts = read_contacts(
             pipeline_settings, {"c_good"}, wanted=2, timeout=READ_TIMEOUT_SECONDS
         )
@@ -365,7 +292,7 @@ def test_a_record_no_schema_reads_is_skipped(
     pipeline_settings: Settings, tmp_path: Path, bad_records: int
 ) -> None:
     ensure_topics(pipeline_settings)
-    port = broker_test.free_port()
+    port = free_port()
     env = environment(pipeline_settings, port, reorder_hold_seconds=1.0)
     unreadable = (b"c_schema", unreadable_by_schema(), [], None)
     records = [
@@ -375,7 +302,7 @@ def test_a_record_no_schema_reads_is_skipped(
     ]
     send(pipeline_settings, records)
 
-    with running(env, tmp_path / "worker.log") as worker:
+    with running_worker(env, tmp_path / "worker.log") as worker:
         # A skipped record costs microseconds; the good events around a burst of
         # them are due one hold (1 s) after they were read.
         contacts = read_contacts(
@@ -394,10 +321,10 @@ def test_the_reorder_view_counts_held_events_until_their_hold_ends(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_topics(pipeline_settings)
-    port = broker_test.free_port()
+    port = free_port()
     env = environment(pipeline_settings, port, reorder_hold_seconds=15.0)
 
-    with running(env, tmp_path / "worker.log"):
+    with running_worker(env, tmp_path / "worker.log"):
         assert wait_for_held(port, 0, timeout=90)[-1] == 0, "the view never answered"
         send(
             pipeline_settings,
@@ -422,7 +349,7 @@ def test_a_kill_while_events_are_held_loses_and_doubles_nothing(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     ensure_topics(pipeline_settings)
-    port = broker_test.free_port()
+    port = free_port()
     env = environment(pipeline_settings, port, reorder_hold_seconds=20.0)
     versions = [3, 0, 2, 1]
     log_path = tmp_path / "worker.log"
@@ -448,7 +375,7 @@ def test_a_kill_while_events_are_held_loses_and_doubles_nothing(
     committed_at_kill = committed_offset(pipeline_settings)
     logger.info("committed offset at the kill: %s", committed_at_kill)
 
-    with running(env, log_path):
+    with running_worker(env, log_path):
         drained = wait_for_held(port, 0, timeout=90)
         contacts = read_contacts(
             pipeline_settings,
