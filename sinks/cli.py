@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 from datetime import datetime
+from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
@@ -168,15 +169,34 @@ def run_replay(
 
 
 deadletters_app = typer.Typer(
-    help="Dead letters of the Odoo sink: list them, send chosen ones through again.",
+    help="Dead letters: list those of the Odoo sink or of ingest, send the sink's "
+    "chosen ones through again.",
     no_args_is_help=True,
 )
 app.add_typer(deadletters_app, name="deadletters")
 
 
+class DeadLetterTopic(StrEnum):
+    """Which dead-letter topic ``deadletters list`` reads."""
+
+    SINK = "sink"
+    INGEST = "ingest"
+
+
 @deadletters_app.command("list")
-def list_dead_letters() -> None:
-    """Counts per error class, then one line per dead letter (no personal data)."""
+def list_dead_letters(
+    topic: Annotated[
+        DeadLetterTopic,
+        typer.Option(
+            help="sink: records Odoo refused (deadletter.sink). ingest: inputs the "
+            "adapters refused (deadletter.ingest), by source file and line or webhook."
+        ),
+    ] = DeadLetterTopic.SINK,
+) -> None:
+    """Counts per error class or reason, then one line per dead letter.
+
+    Never prints values, payloads or error messages: they can hold personal data.
+    """
     from sinks.dead_letters import (
         DeadLetterError,
         counts_by_error_class,
@@ -185,6 +205,9 @@ def list_dead_letters() -> None:
 
     settings = load_settings()
     _require_kafka(settings)
+    if topic is DeadLetterTopic.INGEST:
+        _list_rejected_inputs(settings)
+        return
     try:
         letters = read_dead_letters(settings)
     except DeadLetterError as error:
@@ -194,6 +217,26 @@ def list_dead_letters() -> None:
         "total": len(letters),
         "by_error_class": counts_by_error_class(letters),
         "dead_letters": [letter.listing() for letter in letters],
+    }
+    typer.echo(json.dumps(report, indent=2))
+
+
+def _list_rejected_inputs(settings: Settings) -> None:
+    from producers.rejected_inputs import (
+        RejectedInputReadError,
+        counts_by_reason,
+        read_rejected_inputs,
+    )
+
+    try:
+        rejections = read_rejected_inputs(settings)
+    except RejectedInputReadError as error:
+        typer.echo(f"cannot read ingest dead letters: {error}", err=True)
+        raise typer.Exit(code=CANNOT_RUN) from error
+    report = {
+        "total": len(rejections),
+        "by_reason": counts_by_reason(rejections),
+        "dead_letters": [rejection.listing() for rejection in rejections],
     }
     typer.echo(json.dumps(report, indent=2))
 
