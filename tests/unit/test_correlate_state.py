@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from processors import correlate_state
-from processors.correlate_state import CorrelateState
+from processors.correlate_state import DEFAULT_JOURNAL_SPAN, CorrelateState
 
 
 class LoggedTable(MutableMapping[str, Any]):
@@ -44,7 +44,10 @@ class LoggedTable(MutableMapping[str, Any]):
         return len(self.data)
 
 
-def process(state: CorrelateState, offset: int) -> list[tuple[str, str, bytes, dict]]:
+Outputs = list[tuple[str, str, bytes, dict]]
+
+
+def process(state: CorrelateState, offset: int) -> Outputs:
     """A stand-in for one record: two state changes and one output."""
     counters = state.namespace("records/")
     counters["count"] = counters.get("count", 0) + 1
@@ -52,6 +55,25 @@ def process(state: CorrelateState, offset: int) -> list[tuple[str, str, bytes, d
     outputs = [("enriched", f"k{offset}", bytes([offset]) * 4, {"traceparent": "x"})]
     state.commit(offset, outputs)
     return outputs
+
+
+def uninterrupted_run(
+    records: int, journal_span: int = DEFAULT_JOURNAL_SPAN
+) -> tuple[LoggedTable, list[Outputs]]:
+    """The table and the outputs of ``records`` records processed without a crash."""
+    table = LoggedTable()
+    state = CorrelateState(table, journal_span=journal_span)
+    return table, [process(state, offset) for offset in range(records)]
+
+
+def read_again(state: CorrelateState, offsets: range) -> list[Outputs]:
+    """Records read again after a restart: one whose entry survived re-sends its
+    outputs from the entry, any other is processed anew."""
+    sent = []
+    for offset in offsets:
+        outputs = state.replayed(offset)
+        sent.append(outputs if outputs is not None else process(state, offset))
+    return sent
 
 
 def test_the_entry_is_written_before_the_changes() -> None:
@@ -82,18 +104,12 @@ def test_a_record_read_again_restores_its_changes_and_outputs() -> None:
 def test_a_crash_at_any_write_recovers_to_the_uninterrupted_state(
     crash_after: int,
 ) -> None:
-    clean = LoggedTable()
-    clean_state = CorrelateState(clean)
-    sent_clean = [process(clean_state, offset) for offset in range(3)]
+    clean, sent_clean = uninterrupted_run(3)
 
     # The table as the changelog kept it: a prefix of the writes.
     survived = LoggedTable(clean.writes[:crash_after])
-    state = CorrelateState(survived)
-    sent = []
     # Restart from offset 0 (nothing committed): every record is read again.
-    for offset in range(3):
-        outputs = state.replayed(offset)
-        sent.append(outputs if outputs is not None else process(state, offset))
+    sent = read_again(CorrelateState(survived), range(3))
 
     assert sent == sent_clean
     assert survived.data == clean.data
@@ -149,16 +165,10 @@ def test_a_crash_while_parts_are_written_recovers_to_the_uninterrupted_state(
     crash_after: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(correlate_state, "ENTRY_PART_CHARS", 40)
-    clean = LoggedTable()
-    clean_state = CorrelateState(clean)
-    sent_clean = [process(clean_state, offset) for offset in range(3)]
+    clean, sent_clean = uninterrupted_run(3)
 
     survived = LoggedTable(clean.writes[:crash_after])
-    state = CorrelateState(survived)
-    sent = []
-    for offset in range(3):
-        outputs = state.replayed(offset)
-        sent.append(outputs if outputs is not None else process(state, offset))
+    sent = read_again(CorrelateState(survived), range(3))
 
     assert sent == sent_clean
     assert {k: v for k, v in survived.data.items() if not k.startswith("journal/")} == {
@@ -172,9 +182,7 @@ def test_a_crash_while_a_slot_is_overwritten_recovers_to_the_uninterrupted_state
     # Entries in parts, two slots for five records: every entry after the second
     # overwrites an older one.
     monkeypatch.setattr(correlate_state, "ENTRY_PART_CHARS", 40)
-    clean = LoggedTable()
-    clean_state = CorrelateState(clean, journal_span=2)
-    sent_clean = [process(clean_state, offset) for offset in range(5)]
+    clean, sent_clean = uninterrupted_run(5, journal_span=2)
     assert len([k for k, _ in clean.writes if k.startswith("journal/0/")]) > 2
 
     for crash_after in range(len(clean.writes)):
@@ -188,10 +196,9 @@ def _recover_after_crash(
     state = CorrelateState(survived, journal_span=2)
     # Records before the last two were committed: a restart reads from there.
     first_uncommitted = max(0, _records_fully_written(clean.writes[:crash_after]) - 1)
-    sent = sent_clean[:first_uncommitted]
-    for offset in range(first_uncommitted, 5):
-        outputs = state.replayed(offset)
-        sent.append(outputs if outputs is not None else process(state, offset))
+    sent = sent_clean[:first_uncommitted] + read_again(
+        state, range(first_uncommitted, 5)
+    )
 
     assert sent == sent_clean, f"crash after write {crash_after}"
     assert {k: v for k, v in survived.data.items() if not k.startswith("journal/")} == {
