@@ -4,7 +4,8 @@
 
     ProcessorError
     ├── UnreadableRecord      a Kafka record cannot be decoded into a BusinessEvent
-    └── UnsupportedEvent      a decoded event has a payload kind no processor handles
+    ├── UnsupportedEvent      a decoded event has a payload kind no processor handles
+    └── UsageOverflow         a usage call would take a day's total past an Avro long
 """
 
 from __future__ import annotations
@@ -38,3 +39,16 @@ class UnsupportedEvent(ProcessorError):
         )
         self.event_id = event_id
         self.payload_kind = payload_kind
+
+
+class UsageOverflow(ProcessorError):
+    """A usage call whose quantity would take its window's total out of range."""
+
+    def __init__(self, record_id: str, message_id: str, quantity: int) -> None:
+        super().__init__(
+            f"usage {record_id}: call {message_id!r} with quantity {quantity} would take "
+            "the day's total outside a 64-bit signed integer; the call is not counted"
+        )
+        self.record_id = record_id
+        self.message_id = message_id
+        self.quantity = quantity

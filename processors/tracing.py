@@ -49,6 +49,8 @@ def _tracer() -> trace.Tracer:
     if not _tracer_of_provider or _tracer_of_provider[0][0] is not provider:
         _tracer_of_provider[:] = [(provider, provider.get_tracer(TRACER_NAME))]
     return _tracer_of_provider[0][1]
+
+
 TRACE_HEADERS = ("traceparent", "tracestate")
 
 

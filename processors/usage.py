@@ -13,28 +13,39 @@ and routed to the late-events topic by the caller. Closed windows are purged wit
 message ids counted in them, so state stays bounded by the workspaces' open days.
 
 Each call is counted once by its message id, so replaying a call after a restart does
-not inflate the totals. The per-key version is a counter the sink uses to keep the
-newest totals.
+not inflate the totals. The ids counted in a window are kept in ``COUNTED_BUCKETS``
+lists chosen by a checksum of the id: a busy workspace makes tens of thousands of calls
+a day, and a single list per window would be rewritten whole on every call and outgrow
+the largest record Kafka accepts. The per-key version is a counter the sink uses to keep
+the newest totals. A total that would no longer fit the enriched record's Avro ``long``
+refuses the call (``UsageOverflow``) and leaves the totals as they were.
 
 Store layout: ``totals:<key>`` -> ``{"count", "quantity", "version"}``,
-``counted:<key>`` -> message ids counted, ``clock:<group id>`` -> newest call time
-(microseconds), ``open:<group id>`` -> ``[key, day]`` of the workspace's open windows.
+``counted:<key>/<bucket>`` -> message ids counted, ``clock:<group id>`` -> newest call
+time (microseconds), ``open:<group id>`` -> ``[key, day]`` of the workspace's open
+windows. State written before buckets existed has one ``counted:<key>`` list; it is
+still read, and purged with its window.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from processors.envelope import utc_day
+from processors.exceptions import UsageOverflow
 
 logger = logging.getLogger(__name__)
 
 MICROS_PER_DAY = 86_400 * 1_000_000
+COUNTED_BUCKETS = 64
+# Totals travel as Avro longs.
+MAX_TOTAL = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,16 @@ def _day_start(day: str) -> int:
     return int(start.timestamp()) * 1_000_000
 
 
+def _counted_bucket(key: str, message_id: str) -> str:
+    # A checksum, not hash(): Python salts str hashes per process, and the bucket of
+    # an id must be the same after a restart.
+    return f"counted:{key}/{zlib.crc32(message_id.encode()) % COUNTED_BUCKETS}"
+
+
+def _counted_buckets(key: str) -> list[str]:
+    return [f"counted:{key}/{bucket}" for bucket in range(COUNTED_BUCKETS)]
+
+
 class UsageAggregates:
     """Running totals per workspace, UTC day and event name, in windows with grace."""
 
@@ -122,16 +143,22 @@ class UsageAggregates:
         totals = dict(
             self._store.get(f"totals:{key}", {"count": 0, "quantity": 0, "version": 0})
         )
-        counted = list(self._store.get(f"counted:{key}", []))
-        replayed = message_id in counted
+        bucket_key = _counted_bucket(key, message_id)
+        counted = list(self._store.get(bucket_key, []))
+        replayed = message_id in counted or message_id in self._store.get(
+            f"counted:{key}", ()
+        )
         if not replayed:
+            new_quantity = int(totals["quantity"]) + int(quantity)
+            if not -MAX_TOTAL - 1 <= new_quantity <= MAX_TOTAL:
+                raise UsageOverflow(key, message_id, int(quantity))
             totals = {
                 "count": int(totals["count"]) + 1,
-                "quantity": int(totals["quantity"]) + int(quantity),
+                "quantity": new_quantity,
                 "version": int(totals["version"]) + 1,
             }
             self._store[f"totals:{key}"] = totals
-            self._store[f"counted:{key}"] = [*counted, message_id]
+            self._store[bucket_key] = [*counted, message_id]
             self._open(group_id, key, day)
 
         # 3. windows the clock has closed
@@ -163,7 +190,9 @@ class UsageAggregates:
             return
         for key, _ in closed:
             del self._store[f"totals:{key}"]
-            del self._store[f"counted:{key}"]
+            for counted_key in (f"counted:{key}", *_counted_buckets(key)):
+                if counted_key in self._store:
+                    del self._store[counted_key]
         closed_keys = {key for key, _ in closed}
         self._store[f"open:{group_id}"] = [
             w for w in windows if w[0] not in closed_keys
