@@ -5,7 +5,8 @@ and answered only after Kafka acknowledged it:
 
 * 200 the event is on its source topic;
 * 400 ``{"reason": ...}`` the input was refused and is on the dead-letter topic;
-* 401 the signature is missing, stale or wrong (nothing is published);
+* 401 the signature is missing, stale or wrong (nothing is published, but the refusal is
+  counted in ``pipeline_rejects_total`` with the reason the answer gives);
 * 413 the body exceeds the line limit;
 * 503 Kafka did not acknowledge in time, so the sender retries (its retry is then a
   duplicate the processors drop by event id).
@@ -34,10 +35,15 @@ from producers.outcomes import AcceptedEvent
 from producers.publisher import EventPublisher
 from producers.sources import WEBHOOK_SOURCES, JsonSource
 from producers.webhook_signature import SIGNATURE_HEADER, signature_problem
+from telemetry.metrics import count_reject
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_CHANNEL = "webhook"
+# Reasons of a 401, in the answer and as the reject counter's label. One reason for every
+# signature problem: the answer must not tell a forger which check failed.
+UNAUTHENTICATED = "unauthenticated"
+BAD_SIGNATURE = "bad_signature"
 ACK_TIMEOUT_SECONDS = 10.0
 
 
@@ -87,7 +93,8 @@ def build_webhook_app(
                     "no webhook secret configured; request refused",
                     extra={"source_name": path},
                 )
-                return JSONResponse({"reason": "unauthenticated"}, status_code=401)
+                count_reject(path, UNAUTHENTICATED)
+                return JSONResponse({"reason": UNAUTHENTICATED}, status_code=401)
             problem = signature_problem(
                 request.headers.get(SIGNATURE_HEADER),
                 secret.get_secret_value().encode(),
@@ -98,7 +105,8 @@ def build_webhook_app(
                 logger.warning(
                     "webhook refused", extra={"source_name": path, "problem": problem}
                 )
-                return JSONResponse({"reason": "bad_signature"}, status_code=401)
+                count_reject(path, BAD_SIGNATURE)
+                return JSONResponse({"reason": BAD_SIGNATURE}, status_code=401)
 
             # 3. judge it like a file line
             delivery = Delivery(WEBHOOK_CHANNEL, path, next(positions))

@@ -1,0 +1,80 @@
+"""A webhook refused with 401 is counted as a reject, labelled like every other one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from pipeline.settings import Settings
+from producers import webhooks
+from producers.publisher import EventPublisher
+from producers.webhook_signature import sign
+
+BODY = b'{"id": "evt_1", "type": "customer.created"}'
+SECRET = "unit-billing-secret"
+
+
+class NoPublishing:
+    """Stands in for the publisher: a refused request must never reach Kafka."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"a 401 request used the publisher ({name})")
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        webhooks, "count_reject", lambda source, reason: calls.append((source, reason))
+    )
+    return calls
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    # Nothing listens at this loopback address, and the 401 path never connects.
+    settings = Settings(
+        kafka={"bootstrap_servers": "127.0.0.1:9"},
+        ingest={"webhook_secrets": {"billing": SECRET}},
+    )
+    publisher: EventPublisher = NoPublishing()  # type: ignore[assignment]
+    with TestClient(webhooks.build_webhook_app(settings, publisher)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="unsigned"),
+        pytest.param({"X-Signature": "t=1,v1=abc"}, id="stale"),
+        pytest.param(
+            {"X-Signature": sign(b"not-the-secret", int(time.time()), BODY)},
+            id="wrong-secret",
+        ),
+        pytest.param(
+            {"X-Signature": sign(SECRET.encode(), int(time.time()), BODY + b" ")},
+            id="other-body",
+        ),
+    ],
+)
+def test_a_badly_signed_request_is_counted_as_bad_signature(
+    client: TestClient, counted: list[tuple[str, str]], headers: dict[str, str]
+) -> None:
+    answer = client.post("/webhooks/billing", content=BODY, headers=headers)
+
+    assert answer.status_code == 401
+    assert answer.json() == {"reason": "bad_signature"}
+    assert counted == [("/webhooks/billing", "bad_signature")]
+
+
+def test_a_source_without_a_secret_is_counted_as_unauthenticated(
+    client: TestClient, counted: list[tuple[str, str]]
+) -> None:
+    answer = client.post("/webhooks/helpdesk", content=BODY)
+
+    assert answer.status_code == 401
+    assert answer.json() == {"reason": "unauthenticated"}
+    assert counted == [("/webhooks/helpdesk", "unauthenticated")]
