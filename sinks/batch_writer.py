@@ -34,6 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from sinks.account_partner import account_partner_plan, placeholder_account_plan
 from sinks.odoo_writer import (
     DEFAULT_STATE_FIELDS,
     MODEL_DATA,
@@ -49,9 +50,6 @@ from sinks.record_mapping import (
     MergePlan,
     RecordPlan,
     UnmappableRecord,
-    account_plan,
-    account_xmlid_name,
-    placeholder_account_values,
     plan_for,
 )
 
@@ -160,7 +158,9 @@ class BatchWriter:
                 accounts.setdefault(plan.natural_key, plan)
             elif plan.partner_field is not None:
                 canonical_id = events[index]["canonical_account_id"]
-                accounts.setdefault(canonical_id, _placeholder_plan(canonical_id))
+                accounts.setdefault(
+                    canonical_id, placeholder_account_plan(canonical_id)
+                )
         return accounts
 
     def _stored_by_xmlid(
@@ -441,24 +441,9 @@ def _is_profile(plan: RecordPlan) -> bool:
     return plan.model == PARTNER_MODEL and "x_profile_revision" in plan.values
 
 
-def _placeholder_plan(canonical_id: str) -> RecordPlan:
-    return RecordPlan(
-        model=PARTNER_MODEL,
-        xmlid_name=account_xmlid_name(canonical_id),
-        natural_key_field="x_canonical_account_id",
-        natural_key=canonical_id,
-        version=0,
-        values=placeholder_account_values(canonical_id),
-    )
-
-
 def _context_plan(event: dict[str, Any]) -> RecordPlan:
     """The partner a record's account context describes, or a placeholder."""
-    account = event.get("account")
-    canonical_id = event["canonical_account_id"]
-    if account is not None and account.get("canonical_account_id") == canonical_id:
-        return account_plan(account, version=account["revision"])
-    return _placeholder_plan(canonical_id)
+    return account_partner_plan(event["canonical_account_id"], event.get("account"))
 
 
 def _read_fields(plans: list[RecordPlan]) -> dict[str, list[str]]:

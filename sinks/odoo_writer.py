@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from sinks.account_partner import account_partner_plan
 from sinks.record_mapping import (
     INVOICE_MODEL,
     PARTNER_MODEL,
@@ -48,9 +49,7 @@ from sinks.record_mapping import (
     MergePlan,
     RecordPlan,
     UnmappableRecord,
-    account_plan,
     account_xmlid_name,
-    placeholder_account_values,
     plan_for,
 )
 
@@ -331,17 +330,7 @@ class OdooWriter:
         self, canonical_id: str, account: dict[str, Any] | None
     ) -> dict[str, Any]:
         """The partner of exactly ``canonical_id`` (even archived), made if absent."""
-        if account is not None and account.get("canonical_account_id") == canonical_id:
-            plan = account_plan(account, version=account["revision"])
-        else:
-            plan = RecordPlan(
-                model=PARTNER_MODEL,
-                xmlid_name=account_xmlid_name(canonical_id),
-                natural_key_field="x_canonical_account_id",
-                natural_key=canonical_id,
-                version=0,
-                values=placeholder_account_values(canonical_id),
-            )
+        plan = account_partner_plan(canonical_id, account)
         row = self._find_or_adopt(plan)
         if row is not None:
             return row

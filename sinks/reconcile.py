@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from pipeline.settings import Settings
+from sinks.account_partner import placeholder_account_plan
 from sinks.field_ownership import BOOKKEEPING_FIELDS, FieldOwnership
 from sinks.odoo_writer import MODEL_DATA, stored_version, with_archived
 from sinks.record_mapping import (
@@ -34,7 +35,6 @@ from sinks.record_mapping import (
     UnmappableRecord,
     account_plan,
     account_xmlid_name,
-    placeholder_account_values,
     plan_for,
 )
 from sinks.topic_reading import read_topic
@@ -154,14 +154,7 @@ class ExpectedState:
     def _placeholder(self, canonical_id: str) -> None:
         key = (PARTNER_MODEL, account_xmlid_name(canonical_id))
         if key not in self.records:
-            plan = RecordPlan(
-                model=PARTNER_MODEL,
-                xmlid_name=key[1],
-                natural_key_field="x_canonical_account_id",
-                natural_key=canonical_id,
-                version=0,
-                values=placeholder_account_values(canonical_id),
-            )
+            plan = placeholder_account_plan(canonical_id)
             self.records[key] = Expected(plan, canonical_id, None)
 
     def _merge(self, plan: MergePlan) -> None:
