@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.local_kafka import (
+    BROKER_LOG4J2_PROPERTIES,
     STARTUP_TIMEOUT_SECONDS,
     LocalKafkaError,
     _port_accepts,
     _random_cluster_id,
+    broker_jvm_command,
     ensure_java,
     fetch_broker_jars,
     free_port,
@@ -35,17 +37,6 @@ from devstack.local_kafka import (
 )
 
 logger = logging.getLogger(__name__)
-
-_LOG4J2_PROPERTIES = """\
-status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = {log_file}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.file.ref = file
-"""
 
 
 @dataclass
@@ -254,24 +245,22 @@ class LocalCluster:
             "".join(f"{k}={v}\n" for k, v in properties.items())
         )
         (node.data_dir / "log4j2.properties").write_text(
-            _LOG4J2_PROPERTIES.format(log_file=node.data_dir / "broker.log")
+            BROKER_LOG4J2_PROPERTIES.format(log_file=node.data_dir / "broker.log")
         )
 
-    def _java_options(self, node: ClusterNode) -> list[str]:
-        return [
-            f"-Xmx{self.heap}",
-            "-Xms128m",
-            "-XX:+UseG1GC",
-            f"-Dlog4j2.configurationFile={node.data_dir / 'log4j2.properties'}",
-            "-Djava.awt.headless=true",
-        ]
+    def _jvm_command(self, node: ClusterNode, *main: str) -> list[str]:
+        return broker_jvm_command(
+            self._java,
+            self._classpath,
+            *main,
+            heap=self.heap,
+            initial_heap="128m",
+            log_config=node.data_dir / "log4j2.properties",
+        )
 
     def _format_storage(self, node: ClusterNode, cluster_id: str) -> None:
-        command = [
-            self._java,
-            *self._java_options(node),
-            "-cp",
-            self._classpath,
+        command = self._jvm_command(
+            node,
             "kafka.tools.StorageTool",
             "format",
             "-t",
@@ -279,7 +268,7 @@ class LocalCluster:
             "-c",
             str(node.config_file),
             *self.format_arguments,
-        ]
+        )
         result = subprocess.run(command, capture_output=True, text=True, timeout=180)
         if result.returncode != 0:
             raise LocalKafkaError(
@@ -288,14 +277,7 @@ class LocalCluster:
             )
 
     def _launch(self, node: ClusterNode) -> None:
-        command = [
-            self._java,
-            *self._java_options(node),
-            "-cp",
-            self._classpath,
-            "kafka.Kafka",
-            str(node.config_file),
-        ]
+        command = self._jvm_command(node, "kafka.Kafka", str(node.config_file))
         with node.output_file.open("ab") as output:
             node.process = subprocess.Popen(
                 command,

@@ -35,7 +35,8 @@ POM_FILE = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 STARTUP_TIMEOUT_SECONDS = 90.0
 MIN_JAVA_MAJOR = 17
 
-_LOG4J2_PROPERTIES = """\
+# A broker JVM's log4j2 configuration: warnings and worse, to one file.
+BROKER_LOG4J2_PROPERTIES = """\
 status = warn
 appender.file.type = File
 appender.file.name = file
@@ -44,9 +45,15 @@ appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = WARN
 rootLogger.appenderRef.file.ref = file
+"""
+# The single broker's log also keeps the server's own INFO lines.
+_LOG4J2_PROPERTIES = (
+    BROKER_LOG4J2_PROPERTIES
+    + """\
 logger.kafka.name = kafka.server.KafkaRaftServer
 logger.kafka.level = INFO
 """
+)
 
 
 class LocalKafkaError(Exception):
@@ -64,6 +71,29 @@ def cache_dir() -> Path:
     root = os.environ.get("PIPELINE_KAFKA_CACHE")
     base = Path(root) if root else Path.home() / ".cache" / "saas-odoo-pipeline"
     return base / f"kafka-{kafka_version()}"
+
+
+def broker_jvm_command(
+    java: str,
+    classpath: str,
+    *main: str,
+    heap: str,
+    initial_heap: str,
+    log_config: Path,
+) -> list[str]:
+    """A JVM running one of the broker's main classes (the server or a tool) with
+    ``main``'s arguments, a G1 heap of at most ``heap`` and ``log_config``."""
+    return [
+        java,
+        f"-Xmx{heap}",
+        f"-Xms{initial_heap}",
+        "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={log_config}",
+        "-Djava.awt.headless=true",
+        "-cp",
+        classpath,
+        *main,
+    ]
 
 
 def _java_major_version(java: str) -> int:
@@ -256,22 +286,21 @@ class LocalKafka:
         )
         return config
 
-    def _java_options(self) -> list[str]:
-        return [
-            f"-Xmx{self.heap}",
-            "-Xms256m",
-            "-XX:+UseG1GC",
-            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
-            "-Djava.awt.headless=true",
-        ]
+    def _jvm_command(self, java: str, classpath: str, *main: str) -> list[str]:
+        return broker_jvm_command(
+            java,
+            classpath,
+            *main,
+            heap=self.heap,
+            initial_heap="256m",
+            log_config=self.data_dir / "log4j2.properties",
+        )
 
     def _format_storage(self, java: str, classpath: str, config: Path) -> None:
         if (self.data_dir / "log-dirs" / "meta.properties").is_file():
             return
-        command = [
+        command = self._jvm_command(
             java,
-            *self._java_options(),
-            "-cp",
             classpath,
             "kafka.tools.StorageTool",
             "format",
@@ -279,7 +308,7 @@ class LocalKafka:
             _random_cluster_id(),
             "-c",
             str(config),
-        ]
+        )
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise LocalKafkaError(
@@ -289,14 +318,7 @@ class LocalKafka:
     def _launch(
         self, java: str, classpath: str, config: Path, *, detach: bool
     ) -> subprocess.Popen[bytes]:
-        command = [
-            java,
-            *self._java_options(),
-            "-cp",
-            classpath,
-            "kafka.Kafka",
-            str(config),
-        ]
+        command = self._jvm_command(java, classpath, "kafka.Kafka", str(config))
         output = (self.data_dir / "broker.out").open("ab")
         return subprocess.Popen(
             command,
