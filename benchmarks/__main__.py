@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from benchmarks.stage_rates import (
 from chaos.progress import GroupProgress
 from chaos.stack import STANDIN_API_KEY, Component
 from devstack.local_kafka import LocalKafka, free_port
+from devstack.state_dir import fresh_state_dir
 from eventbus.topic_admin import ensure_topics
 from eventbus.topics import Topics
 from loadgen.corpus_writer import generate_corpus
@@ -169,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    state_dir: Path = arguments.state_dir.resolve()
-    if state_dir.exists():
-        shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True)
+    state_dir = fresh_state_dir(arguments.state_dir)
 
     # 1. the machine and the corpus
     report = BenchReport(machine=this_machine(), events=arguments.events)

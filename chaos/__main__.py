@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from chaos.scenarios import SCENARIOS, FaultPlan, ScenarioResult, run_scenario
+from devstack.state_dir import fresh_state_dir
 from loadgen.corpus_writer import generate_corpus
 from loadgen.parameters import GenerationParameters
 
@@ -79,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    state_dir: Path = arguments.state_dir.resolve()
-    if state_dir.exists():
-        shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True)
+    state_dir = fresh_state_dir(arguments.state_dir)
 
     corpus = arguments.corpus
     if corpus is None:
