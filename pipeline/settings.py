@@ -148,6 +148,18 @@ class ProcessorSettings(BaseModel):
         description="While events are held, how often the worker sends a tick record "
         "so holds end even when no new event arrives.",
     )
+    table_cache_mb: int = Field(
+        default=16,
+        ge=1,
+        description="RocksDB block cache of each local table store (one per table "
+        "partition), MiB.",
+    )
+    table_write_buffer_mb: int = Field(
+        default=8,
+        ge=1,
+        description="RocksDB memtable size of each local table store, MiB; a store "
+        "keeps at most two.",
+    )
 
 
 class SinkSettings(BaseModel):

@@ -30,6 +30,7 @@ from processors.dedup import DedupLedger, Duplicate
 from processors.health_views import add_health_views
 from processors.notices import duplicate_notice
 from processors.stage_records import PROCESSING_NOTICE, ProcessorTopics, read_event
+from processors.table_store import store_options, store_url
 from processors.tracing import (
     as_headers,
     record_attributes,
@@ -43,17 +44,6 @@ logger = logging.getLogger(__name__)
 
 # How often each partition's expired dedup identities are dropped.
 PURGE_INTERVAL_SECONDS = 3600.0
-
-
-def store_url() -> str:
-    """rocksdb (via rocksdict) when installed: restarts reopen local state instead of
-    replaying whole changelogs. Otherwise in memory, rebuilt from the changelogs."""
-    try:
-        import rocksdict  # noqa: F401
-    except ImportError:
-        logger.warning("rocksdict is not installed; table state is kept in memory")
-        return "memory://"
-    return "rocksdb://"
 
 
 def _raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> Any:
@@ -135,16 +125,21 @@ def build_app(settings: Settings) -> faust.App:
     return app
 
 
-def _json_table(app: faust.App, name: str, partitions: int) -> Any:
+def _json_table(app: faust.App, settings: Settings, name: str, partitions: int) -> Any:
     # Without model types Faust serialises keys and values of a table as JSON, which
     # is why every value the core stores is plain JSON data.
-    return app.Table(name, partitions=partitions, key_type=str)
+    return app.Table(
+        name,
+        partitions=partitions,
+        key_type=str,
+        options=store_options(settings.processors),
+    )
 
 
 def _add_deduplicate(
     app: faust.App, settings: Settings, topics: ProcessorTopics, codec: AvroCodec
 ) -> None:
-    ledger_table = _json_table(app, "dedup-ledger", settings.kafka.partitions)
+    ledger_table = _json_table(app, settings, "dedup-ledger", settings.kafka.partitions)
     ledger = DedupLedger(ledger_table, settings.processors.dedup_retention_days)
     last_purge: dict[int, float] = {}
 

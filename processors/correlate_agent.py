@@ -50,6 +50,7 @@ from processors.stage_records import (
     read_event,
     timestamp_micros,
 )
+from processors.table_store import store_options
 from processors.tracing import (
     as_headers,
     record_attributes,
@@ -208,7 +209,12 @@ def add_correlate(
     app: faust.App, settings: Settings, topics: ProcessorTopics, codec: AvroCodec
 ) -> CorrelateStep:
     """Register the correlate agent, its tick timer and its ``/reorder/`` view."""
-    table = app.Table("correlate-state", partitions=1, key_type=str)
+    table = app.Table(
+        "correlate-state",
+        partitions=1,
+        key_type=str,
+        options=store_options(settings.processors),
+    )
     state = CorrelateState(table, settings.processors.output_journal_span)
     step = CorrelateStep(
         state,
