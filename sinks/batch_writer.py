@@ -42,6 +42,7 @@ from sinks.odoo_writer import (
     OdooWriter,
     WriteAction,
     WriteOutcome,
+    external_id_values,
     stored_version,
     with_archived,
 )
@@ -399,13 +400,7 @@ class BatchWriter:
         self._client.create(
             MODEL_DATA,
             [
-                {
-                    "module": self._module,
-                    "name": name,
-                    "model": model,
-                    "res_id": record_id,
-                    "noupdate": True,
-                }
+                external_id_values(self._module, model, name, record_id)
                 for model, name, record_id in rows
             ],
         )

@@ -273,16 +273,7 @@ class OdooWriter:
 
     def _create_xmlid(self, model: str, name: str, record_id: int) -> None:
         self._client.create(
-            MODEL_DATA,
-            [
-                {
-                    "module": self._module,
-                    "name": name,
-                    "model": model,
-                    "res_id": record_id,
-                    "noupdate": True,
-                }
-            ],
+            MODEL_DATA, [external_id_values(self._module, model, name, record_id)]
         )
 
     # -- references ----------------------------------------------------------------
@@ -461,6 +452,20 @@ def with_archived(model: str, domain: list[Any]) -> list[Any]:
     if model in ARCHIVABLE_MODELS:
         return [*domain, ("active", "in", [True, False])]
     return domain
+
+
+def external_id_values(
+    module: str, model: str, name: str, record_id: int
+) -> dict[str, Any]:
+    """The ``ir.model.data`` row that names ``record_id`` ``module.name``, marked
+    ``noupdate`` so that Odoo never rewrites the record when it upgrades a module."""
+    return {
+        "module": module,
+        "name": name,
+        "model": model,
+        "res_id": record_id,
+        "noupdate": True,
+    }
 
 
 def stored_version(row: dict[str, Any]) -> int | None:
