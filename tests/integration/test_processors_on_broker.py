@@ -24,7 +24,7 @@ from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_all
 from producers.ingest import ingest_corpus
-from tests.support.business_events import business_event, node
+from tests.support.business_events import business_event, invoice_payload, node
 from tests.support.corpus_oracle import corpus_oracle
 
 pytestmark = pytest.mark.integration
@@ -108,22 +108,9 @@ def small_history() -> list[dict[str, Any]]:
         line=1,
         links=[node("crm_company", "900")],
     )
-    invoice_payload = {
-        "invoice_id": "in_900",
-        "number": "ACME-1",
-        "customer_id": "cus_900",
-        "subscription_id": None,
-        "status": "paid",
-        "charge_id": None,
-        "amount_total": 1000,
-        "amount_due": 1000,
-        "amount_paid": 1000,
-        "amount_remaining": 0,
-        "currency": "eur",
-        "currency_exponent": 2,
-        "amount_refunded": 0,
-        "payment_status": None,
-    }
+    invoice = invoice_payload(
+        "in_900", "cus_900", number="ACME-1", status="paid", paid=1000
+    )
     paid = [
         delivered_event(
             "evt_paid",
@@ -131,7 +118,7 @@ def small_history() -> list[dict[str, Any]]:
             "billing",
             T0 + 2 * SECOND,
             node("billing_customer", "cus_900"),
-            ("pipeline.Invoice", invoice_payload),
+            ("pipeline.Invoice", invoice),
             line=line,
         )
         for line in (2, 3)

@@ -29,7 +29,7 @@ from typing import Any
 
 import fastavro
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from processor_worker import running_worker, start_worker, worker_environment
 
 from devstack.local_kafka import free_port
@@ -37,7 +37,12 @@ from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config, producer_config
 from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
-from tests.support.business_events import crm_contact
+from tests.support.business_events import (
+    business_event,
+    crm_contact,
+    node,
+    refunded_charge_payload,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,30 +70,18 @@ def contact(record_id: str, modified_at: int, name: str) -> dict[str, Any]:
 
 def orphan_payment(occurred_at: int) -> dict[str, Any]:
     """A refund whose invoice never comes."""
-    event = contact("cus_orphan", occurred_at, "unused")
-    event.update(
-        event_id=f"evt_orphan_{occurred_at}",
-        event_type="charge.refunded",
-        source_system="billing",
-        account_key="cus_orphan",
-        payload=(
-            "pipeline.Charge",
-            {
-                "charge_id": "ch_orphan",
-                "invoice_id": "in_never",
-                "customer_id": "cus_orphan",
-                "amount": 1000,
-                "amount_captured": 1000,
-                "amount_refunded": 100,
-                "currency": "eur",
-                "currency_exponent": 2,
-                "status": "succeeded",
-            },
-        ),
+    payload = refunded_charge_payload(
+        "ch_orphan", "in_never", "cus_orphan", refunded=100
     )
-    subject = {"kind": "billing_customer", "id": "cus_orphan"}
-    event["identity"] = {**event["identity"], "subject": subject, "anchor": subject}
-    return event
+    return business_event(
+        f"evt_orphan_{occurred_at}",
+        "charge.refunded",
+        occurred_at,
+        ("pipeline.Charge", payload),
+        node("billing_customer", "cus_orphan"),
+        source_system="billing",
+        source_object_id="cus_orphan",
+    )
 
 
 def unreadable_by_schema() -> bytes:
@@ -159,6 +152,19 @@ def wait_for_held(web_port: int, wanted: int, timeout: float) -> list[int | None
     return answers
 
 
+def contact_in(
+    message: Message | None, record_ids: set[str]
+) -> list[tuple[str, int, str]]:
+    """The contact record of ``record_ids`` a polled message carries, as
+    [(id, version, name)], or nothing."""
+    if message is None or message.error():
+        return []
+    record = codec.decode("EnrichedEvent", message.value())
+    if record["record_kind"] != "contact" or record["record_id"] not in record_ids:
+        return []
+    return [(record["record_id"], record["version"], record["payload"][1]["name"])]
+
+
 def read_contacts(
     settings: Settings, record_ids: set[str], wanted: int, timeout: float
 ) -> list[tuple[str, int, str]]:
@@ -172,23 +178,11 @@ def read_contacts(
     deadline = time.monotonic() + timeout
     try:
         while len(found) < wanted and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None or message.error():
-                continue
-            record = codec.decode("EnrichedEvent", message.value())
-            if record["record_kind"] == "contact" and record["record_id"] in record_ids:
-                payload = record["payload"][1]
-                found.append((record["record_id"], record["version"], payload["name"]))
+            found.extend(contact_in(consumer.poll(1.0), record_ids))
         # Anything more that is already there (a repeat after a crash).
         quiet_until = time.monotonic() + 5
         while time.monotonic() < quiet_until:
-            message = consumer.poll(0.5)
-            if message is None or message.error():
-                continue
-            record = codec.decode("EnrichedEvent", message.value())
-            if record["record_kind"] == "contact" and record["record_id"] in record_ids:
-                payload = record["payload"][1]
-                found.append((record["record_id"], record["version"], payload["name"]))
+            found.extend(contact_in(consumer.poll(0.5), record_ids))
     finally:
         consumer.close()
     return found

@@ -82,3 +82,52 @@ def crm_contact(
         source_system="crm",
         source_object_id=source_object_id,
     )
+
+
+def invoice_payload(
+    invoice_id: str,
+    customer_id: str,
+    *,
+    number: str | None,
+    status: str,
+    subscription_id: str | None = None,
+    charge_id: str | None = None,
+    total: int = 1000,
+    paid: int = 0,
+) -> dict[str, Any]:
+    """A ``pipeline.Invoice`` payload in euro cents, ``paid`` of ``total`` paid and
+    nothing refunded."""
+    return {
+        "invoice_id": invoice_id,
+        "number": number,
+        "customer_id": customer_id,
+        "subscription_id": subscription_id,
+        "status": status,
+        "charge_id": charge_id,
+        "amount_total": total,
+        "amount_due": total,
+        "amount_paid": paid,
+        "amount_remaining": total - paid,
+        "currency": "eur",
+        "currency_exponent": 2,
+        "amount_refunded": 0,
+        "payment_status": None,
+    }
+
+
+def refunded_charge_payload(
+    charge_id: str, invoice_id: str | None, customer_id: str, *, refunded: int
+) -> dict[str, Any]:
+    """A ``pipeline.Charge`` payload: a captured charge of 1000 euro cents of which
+    ``refunded`` went back."""
+    return {
+        "charge_id": charge_id,
+        "invoice_id": invoice_id,
+        "customer_id": customer_id,
+        "amount": 1000,
+        "amount_captured": 1000,
+        "amount_refunded": refunded,
+        "currency": "eur",
+        "currency_exponent": 2,
+        "status": "succeeded",
+    }

@@ -25,7 +25,12 @@ from processors.record_versions import (
     ordering_key,
 )
 from processors.usage import BeyondGrace, UsageAggregates, UsageTotals
-from tests.support.business_events import business_event, node
+from tests.support.business_events import (
+    business_event,
+    invoice_payload,
+    node,
+    refunded_charge_payload,
+)
 
 SECOND = 1_000_000
 # Every event arrives inside a trace; the enriched records must continue it.
@@ -90,22 +95,16 @@ def invoice_event(
     amount_paid: int = 0,
     total: int = 1000,
 ) -> dict:
-    payload = {
-        "invoice_id": "in_1",
-        "number": None if status == "draft" else "INV-1",
-        "customer_id": "cus_1",
-        "subscription_id": "sub_1",
-        "status": status,
-        "charge_id": "ch_1",
-        "amount_total": total,
-        "amount_due": total,
-        "amount_paid": amount_paid,
-        "amount_remaining": total - amount_paid,
-        "currency": "eur",
-        "currency_exponent": 2,
-        "amount_refunded": 0,
-        "payment_status": None,
-    }
+    payload = invoice_payload(
+        "in_1",
+        "cus_1",
+        number=None if status == "draft" else "INV-1",
+        status=status,
+        subscription_id="sub_1",
+        charge_id="ch_1",
+        total=total,
+        paid=amount_paid,
+    )
     return business_event(
         event_id,
         event_type,
@@ -118,17 +117,7 @@ def invoice_event(
 
 
 def refund_event(event_id: str, occurred: int, refunded: int) -> dict:
-    payload = {
-        "charge_id": "ch_1",
-        "invoice_id": "in_1",
-        "customer_id": "cus_1",
-        "amount": 1000,
-        "amount_captured": 1000,
-        "amount_refunded": refunded,
-        "currency": "eur",
-        "currency_exponent": 2,
-        "status": "succeeded",
-    }
+    payload = refunded_charge_payload("ch_1", "in_1", "cus_1", refunded=refunded)
     return business_event(
         event_id,
         "charge.refunded",

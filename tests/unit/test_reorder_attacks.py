@@ -35,7 +35,12 @@ from processors.reorder_buffer import (
     ReorderBuffer,
 )
 from processors.stage_records import LATE_REASON_HEADER
-from tests.support.business_events import business_event, crm_contact
+from tests.support.business_events import (
+    business_event,
+    crm_contact,
+    invoice_payload,
+    refunded_charge_payload,
+)
 from tests.support.correlate_input import CORRELATE_TOPICS, ConsumedRecord, tick
 
 SECOND = 1_000_000
@@ -60,22 +65,14 @@ def contact(record_id: str, modified_at: int, name: str) -> dict[str, Any]:
 
 
 def invoice(invoice_id: str, occurred_at: int) -> dict[str, Any]:
-    payload = {
-        "invoice_id": invoice_id,
-        "number": "INV-1",
-        "customer_id": "cus_att",
-        "subscription_id": None,
-        "status": "paid",
-        "charge_id": "ch_att",
-        "amount_total": 1000,
-        "amount_due": 1000,
-        "amount_paid": 1000,
-        "amount_remaining": 0,
-        "currency": "eur",
-        "currency_exponent": 2,
-        "amount_refunded": 0,
-        "payment_status": None,
-    }
+    payload = invoice_payload(
+        invoice_id,
+        "cus_att",
+        number="INV-1",
+        status="paid",
+        charge_id="ch_att",
+        paid=1000,
+    )
     return business_event(
         f"evt_inv_{occurred_at}",
         "invoice.paid",
@@ -87,17 +84,9 @@ def invoice(invoice_id: str, occurred_at: int) -> dict[str, Any]:
 
 
 def refund(invoice_id: str | None, occurred_at: int, refunded: int) -> dict[str, Any]:
-    payload = {
-        "charge_id": "ch_att",
-        "invoice_id": invoice_id,
-        "customer_id": "cus_att",
-        "amount": 1000,
-        "amount_captured": 1000,
-        "amount_refunded": refunded,
-        "currency": "eur",
-        "currency_exponent": 2,
-        "status": "succeeded",
-    }
+    payload = refunded_charge_payload(
+        "ch_att", invoice_id, "cus_att", refunded=refunded
+    )
     return business_event(
         f"evt_ch_{occurred_at}",
         "charge.refunded",
