@@ -48,7 +48,7 @@ def plan_command(file: TopicsFile = DEFAULT_TOPICS_FILE) -> None:
     made by this tool.
     """
     settings = load_settings()
-    _require_kafka(settings)
+    require_kafka(settings)
     changes = _planned(settings, file)
     if not changes:
         typer.echo("topics match the declaration: nothing to do")
@@ -76,7 +76,7 @@ def apply_command(
     1. Running it again after success plans nothing.
     """
     settings = load_settings()
-    _require_kafka(settings)
+    require_kafka(settings)
     changes = _planned(settings, file)
     refused = refused_changes(changes, force)
     if refused:
@@ -95,7 +95,7 @@ def apply_command(
         typer.echo(f"applied: {change.describe()}")
 
 
-def _require_kafka(settings: Settings) -> None:
+def require_kafka(settings: Settings) -> None:
     """Exit 1 with one line naming the bootstrap servers when Kafka does not answer.
 
     1, not 2: for ``plan`` 2 means "the cluster differs", which an unreachable cluster

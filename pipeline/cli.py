@@ -166,8 +166,11 @@ def kafka_stop(
 def topics_create() -> None:
     """Create every pipeline topic that does not exist yet (idempotent)."""
     from eventbus.topic_admin import ensure_topics
+    from eventbus.topics_cli import require_kafka
 
-    created = ensure_topics(load_settings())
+    settings = load_settings()
+    require_kafka(settings)
+    created = ensure_topics(settings)
     print("\n".join(created) if created else "all topics exist")
 
 

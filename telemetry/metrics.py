@@ -48,7 +48,8 @@ LATE_EVENTS = MetricName(
 )
 REJECTS = MetricName(
     "pipeline_rejects",
-    "Input lines refused at ingest (sent to deadletter.ingest), by source and reason.",
+    "Inputs refused at ingest, by source and reason: lines and bodies sent to "
+    "deadletter.ingest, and webhook requests refused with 401.",
 )
 DEAD_LETTERS = MetricName(
     "pipeline_dead_letters",

@@ -139,7 +139,9 @@ def test_topic_commands_exit_1_so_plan_never_reports_drift(
 ) -> None:
     # `topics plan` exits 2 when the cluster differs from the declaration; a cluster
     # that does not answer is an error (1), never drift.
-    results = _run_all([["topics", "plan"], ["topics", "apply"]], silent_address)
+    results = _run_all(
+        [["topics", "plan"], ["topics", "apply"], ["topics", "create"]], silent_address
+    )
 
     for result in results:
         assert result.exit_code == 1, (result.command, result.stderr)
