@@ -69,7 +69,7 @@ def uninterrupted_run(
 def read_again(state: CorrelateState, offsets: range) -> list[Outputs]:
     """Records read again after a restart: one whose entry survived re-sends its
     outputs from the entry, any other is processed anew."""
-    sent = []
+    sent: list[Outputs] = []
     for offset in offsets:
         outputs = state.replayed(offset)
         sent.append(outputs if outputs is not None else process(state, offset))
