@@ -3,13 +3,24 @@
 On a terminal lines are compact text; otherwise (files, CI, containers) each line is a
 JSON object. Fields are passed through the shared redaction policy
 (``telemetry.redaction``), so a careless ``extra={"email": ...}`` never reaches the log.
+
+Libraries repeat themselves: while the broker restarts, aiokafka logs a failed
+connection several hundred times a second, and Faust logs every time its producer
+buffer is over 100 messages. ``RepeatedLineFilter`` lets the first such line through,
+holds back the same line (numbers aside) from the same library logger for
+``REPEAT_WINDOW_SECONDS``, and puts the number held back on the next line it lets
+through (``repeats_suppressed``). The project's own lines are never held back: each is
+an event of interest.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,12 +85,60 @@ class TerminalFormatter(logging.Formatter):
         return text
 
 
+REPEAT_WINDOW_SECONDS = 30.0
+LIBRARY_LOGGERS = (
+    "aiokafka",
+    "faust",
+    "mode",
+    "librdkafka",
+    "kafka",
+    "asyncio",
+    "httpx",
+    "httpcore",
+    "uvicorn",
+)
+_NUMBERS = re.compile(r"\d+")
+
+
+class RepeatedLineFilter(logging.Filter):
+    """Hold back a library's repeated line; count what was held back."""
+
+    def __init__(
+        self,
+        window_seconds: float = REPEAT_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._window = window_seconds
+        self._clock = clock
+        # (logger, level, line with its numbers blanked) -> (last let through, held)
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(LIBRARY_LOGGERS):
+            return True
+        key = (record.name, record.levelno, _NUMBERS.sub("#", str(record.msg)))
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._window:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.repeats_suppressed = last[1]
+        if len(self._seen) > 1000:
+            # Lines of many shapes: forget the old ones rather than grow.
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        return True
+
+
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     """Route every logger to one handler with the structured formatter."""
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     is_terminal = hasattr(stream, "isatty") and stream.isatty()
     handler.setFormatter(TerminalFormatter() if is_terminal else JsonLineFormatter())
+    handler.addFilter(RepeatedLineFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
