@@ -38,6 +38,8 @@ from pipeline.settings import OdooSettings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30.0
 STOP_SECONDS = 10.0
+# The Odoo protocols the stand-in serves, as ``OdooSettings.protocol`` names them.
+PROTOCOLS = ["json2", "jsonrpc"]
 
 
 @dataclass(frozen=True)

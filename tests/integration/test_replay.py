@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from standin_fixture import RunningStandin, running_standin
 from test_sink_end_to_end import (
-    PROTOCOLS,
     merge_scenario,
     produce_events,
     record_by_xmlid,
     run_sink_until_idle,
 )
 
-from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
-from sinks.odoo import OdooClient, make_client
+from sinks.odoo import OdooClient
 from sinks.replay import ReplayError, replay
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[RunningStandin]:
-    with running_standin(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture(params=PROTOCOLS)
-def sink_settings(
-    request: pytest.FixtureRequest, pipeline_settings: Settings, standin: RunningStandin
-) -> Settings:
-    settings = pipeline_settings.model_copy(
-        update={"odoo": standin.settings(request.param)}
-    )
-    ensure_topics(settings)
-    return settings
-
-
-@pytest.fixture
-def client(sink_settings: Settings) -> Iterator[OdooClient]:
-    with make_client(sink_settings.odoo) as odoo:
-        yield odoo
 
 
 # Every field the sink owns, per model, plus the external ids themselves.
@@ -161,16 +133,23 @@ def test_replay_from_offset_zero_leaves_odoo_unchanged(
     assert len(before["helpdesk.ticket"]) == 3
 
 
-def test_dry_run_reports_external_ids_and_writes_nothing(
-    sink_settings: Settings, client: OdooClient
+def sink_the_scenario_and_stale_a_ticket(
+    settings: Settings, client: OdooClient
 ) -> None:
-    produce_events(sink_settings, merge_scenario())
-    run_sink_until_idle(sink_settings, client)
-    # An older state than the topic's (e.g. a restored backup) for one ticket.
+    """The merge scenario written to Odoo, then one ticket put back to an older state
+    than the topic's (as a restored backup would)."""
+    produce_events(settings, merge_scenario())
+    run_sink_until_idle(settings, client)
     stale = record_by_xmlid(client, "ticket_t_1", ["x_status"])
     client.write(
         "helpdesk.ticket", [stale["id"]], {"x_status": "x", "x_source_version": 1}
     )
+
+
+def test_dry_run_reports_external_ids_and_writes_nothing(
+    sink_settings: Settings, client: OdooClient
+) -> None:
+    sink_the_scenario_and_stale_a_ticket(sink_settings, client)
     before = odoo_dump(client)
 
     report = replay_all(sink_settings, client, dry_run=True)
@@ -193,12 +172,7 @@ def test_dry_run_reports_external_ids_and_writes_nothing(
 def test_replay_repairs_a_record_older_than_the_topic(
     sink_settings: Settings, client: OdooClient
 ) -> None:
-    produce_events(sink_settings, merge_scenario())
-    run_sink_until_idle(sink_settings, client)
-    stale = record_by_xmlid(client, "ticket_t_1", ["x_status"])
-    client.write(
-        "helpdesk.ticket", [stale["id"]], {"x_status": "x", "x_source_version": 1}
-    )
+    sink_the_scenario_and_stale_a_ticket(sink_settings, client)
 
     report = replay_all(sink_settings, client, dry_run=False)
 

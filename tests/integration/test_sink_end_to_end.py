@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from standin_fixture import RunningStandin, free_loopback_port, running_standin
+from standin_fixture import free_loopback_port
 
 from eventbus import AvroCodec, Topics
 from eventbus.kafka_config import consumer_config, producer_config
-from eventbus.topic_admin import ensure_topics
 from pipeline.settings import Settings
 from sinks.consumer import DEAD_LETTER_HEADER_PREFIX, OdooSink, SinkStats
 from sinks.odoo import OdooClient, make_client
@@ -27,7 +25,6 @@ from sinks.odoo_state import read_account_views
 
 pytestmark = pytest.mark.integration
 
-PROTOCOLS = ["json2", "jsonrpc"]
 # The broker can take several seconds to hand over the first records when the machine
 # is busy; a shorter wait stops the sink before it saw anything.
 IDLE_SECONDS = 10.0
@@ -242,29 +239,6 @@ def run_sink_until_idle(settings: Settings, client: OdooClient) -> SinkStats:
     return OdooSink(settings, client, retry_seconds=10).run(
         stop_when_idle_seconds=IDLE_SECONDS
     )
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[RunningStandin]:
-    with running_standin(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture(params=PROTOCOLS)
-def sink_settings(
-    request: pytest.FixtureRequest, pipeline_settings: Settings, standin: RunningStandin
-) -> Settings:
-    settings = pipeline_settings.model_copy(
-        update={"odoo": standin.settings(request.param)}
-    )
-    ensure_topics(settings)
-    return settings
-
-
-@pytest.fixture
-def client(sink_settings: Settings) -> Iterator[OdooClient]:
-    with make_client(sink_settings.odoo) as odoo:
-        yield odoo
 
 
 def record_by_xmlid(client: OdooClient, name: str, fields: list[str]) -> dict:

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from standin_fixture import RunningStandin, running_standin
+from standin_fixture import PROTOCOLS, RunningStandin
 from test_sink_end_to_end import (
-    PROTOCOLS,
     account,
     committed_offsets,
     enriched,
@@ -41,12 +38,6 @@ IDLE_SECONDS = 15.0
 WRITE_MODELS = ["res.partner", "sale.order", "account.move", "helpdesk.ticket"]
 
 
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[RunningStandin]:
-    with running_standin(tmp_path) as server:
-        yield server
-
-
 @pytest.fixture(params=PROTOCOLS)
 def sink_settings(
     request: pytest.FixtureRequest, pipeline_settings: Settings, standin: RunningStandin
@@ -61,20 +52,6 @@ def sink_settings(
     )
     ensure_topics(settings)
     return settings
-
-
-@pytest.fixture
-def client(sink_settings: Settings) -> Iterator[OdooClient]:
-    with make_client(sink_settings.odoo) as odoo:
-        yield odoo
-
-
-@pytest.fixture
-def faults(standin: RunningStandin) -> Iterator[FaultControl]:
-    with standin.fault_control() as control:
-        control.clear()
-        yield control
-        control.clear()
 
 
 def assert_merge_scenario_written_once(client: OdooClient) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from standin_fixture import RunningStandin, running_standin
+from standin_fixture import RunningStandin
 from test_sink_end_to_end import (
     account,
     enriched,
@@ -25,7 +23,7 @@ from pipeline.settings import Settings
 from sinks.cli import app
 from sinks.consumer import OdooSink, SinkStats
 from sinks.dead_letters import choose, counts_by_error_class, read_dead_letters, redrive
-from sinks.odoo import OdooClient, make_client
+from sinks.odoo import OdooClient
 from sinks.reconcile import reconcile
 from sinks.replay import replay
 from sinks.topic_reading import read_topic
@@ -44,22 +42,10 @@ def run_sink_until_idle(settings: Settings, client: OdooClient) -> SinkStats:
 
 
 @pytest.fixture
-def standin(tmp_path: Path) -> Iterator[RunningStandin]:
-    with running_standin(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
 def sink_settings(pipeline_settings: Settings, standin: RunningStandin) -> Settings:
     settings = pipeline_settings.model_copy(update={"odoo": standin.settings("json2")})
     ensure_topics(settings)
     return settings
-
-
-@pytest.fixture
-def client(sink_settings: Settings) -> Iterator[OdooClient]:
-    with make_client(sink_settings.odoo) as odoo:
-        yield odoo
 
 
 def cli_environment(settings: Settings, standin: RunningStandin) -> dict[str, str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from pydantic import ValidationError
-from standin_fixture import RunningStandin, running_standin
+from standin_fixture import PROTOCOLS, RunningStandin, running_standin
 
 from odoo_standin.fault_control import FaultControl
 from odoo_standin.faults import FaultMode
@@ -23,21 +23,11 @@ from sinks.odoo import (
 
 pytestmark = pytest.mark.integration
 
-PROTOCOLS = ["json2", "jsonrpc"]
-
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
     with running_standin(tmp_path_factory.mktemp("standin-faults")) as server:
         yield server
-
-
-@pytest.fixture
-def faults(standin: RunningStandin) -> Iterator[FaultControl]:
-    with standin.fault_control() as control:
-        control.clear()
-        yield control
-        control.clear()
 
 
 def open_client(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from standin_fixture import RunningStandin, running_standin
+from standin_fixture import PROTOCOLS, RunningStandin, running_standin
 
 from sinks.odoo import (
     Json2Client,
@@ -24,8 +24,6 @@ from sinks.odoo import (
 )
 
 pytestmark = pytest.mark.integration
-
-PROTOCOLS = ["json2", "jsonrpc"]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +54,26 @@ def json2_headers(standin: RunningStandin, key: str | None = None) -> dict[str, 
 def rpc_envelope(service: str, method: str, args: list[Any]) -> dict[str, Any]:
     params = {"service": service, "method": method, "args": args}
     return {"jsonrpc": "2.0", "method": "call", "params": params, "id": 7}
+
+
+def execute_kw(
+    standin: RunningStandin,
+    uid: int,
+    api_key: str,
+    model: str,
+    method: str,
+    args: list[Any],
+) -> httpx.Response:
+    """An ORM call over ``/jsonrpc`` as Odoo's external API sends it, without keyword
+    arguments."""
+    return httpx.post(
+        f"{standin.url}/jsonrpc",
+        json=rpc_envelope(
+            "object",
+            "execute_kw",
+            [standin.database, uid, api_key, model, method, args, {}],
+        ),
+    )
 
 
 def test_make_client_picks_the_protocol(standin: RunningStandin) -> None:
@@ -141,17 +159,13 @@ def test_archived_records_are_hidden_unless_the_domain_names_active(
 def test_external_ids_through_ir_model_data(client: OdooClient) -> None:
     name = unique("account").replace("-", "_")
     [partner] = client.create("res.partner", [{"name": "Xmlid Co"}])
-    client.create(
-        "ir.model.data",
-        [
-            {
-                "module": "saas_pipeline",
-                "name": name,
-                "model": "res.partner",
-                "res_id": partner,
-            }
-        ],
-    )
+    external_id = {
+        "module": "saas_pipeline",
+        "name": name,
+        "model": "res.partner",
+        "res_id": partner,
+    }
+    client.create("ir.model.data", [external_id])
 
     rows = client.search_read(
         "ir.model.data",
@@ -168,17 +182,7 @@ def test_external_ids_through_ir_model_data(client: OdooClient) -> None:
     ]
 
     with pytest.raises(OdooValidationError, match="already exists"):
-        client.create(
-            "ir.model.data",
-            [
-                {
-                    "module": "saas_pipeline",
-                    "name": name,
-                    "model": "res.partner",
-                    "res_id": partner,
-                }
-            ],
-        )
+        client.create("ir.model.data", [external_id])
 
     # Deleting a record deletes its external ids, as in Odoo.
     client.unlink("res.partner", [partner])
@@ -370,21 +374,13 @@ def test_jsonrpc_error_envelope(standin: RunningStandin) -> None:
     )
     assert wrong.json()["result"] is False
 
-    invalid = httpx.post(
-        f"{standin.url}/jsonrpc",
-        json=rpc_envelope(
-            "object",
-            "execute_kw",
-            [
-                standin.database,
-                uid,
-                standin.api_key,
-                "helpdesk.ticket",
-                "create",
-                [[{"name": "t", "priority": "9"}]],
-                {},
-            ],
-        ),
+    invalid = execute_kw(
+        standin,
+        uid,
+        standin.api_key,
+        "helpdesk.ticket",
+        "create",
+        [[{"name": "t", "priority": "9"}]],
     )
     assert invalid.status_code == 200
     answer = invalid.json()
@@ -394,32 +390,17 @@ def test_jsonrpc_error_envelope(standin: RunningStandin) -> None:
     assert error["data"]["name"] == "odoo.exceptions.ValidationError"
     assert set(error["data"]) == {"name", "message", "arguments", "context", "debug"}
 
-    denied = httpx.post(
-        f"{standin.url}/jsonrpc",
-        json=rpc_envelope(
-            "object",
-            "execute_kw",
-            [standin.database, uid, "wrong", "res.partner", "search", [[]], {}],
-        ),
-    )
+    denied = execute_kw(standin, uid, "wrong", "res.partner", "search", [[]])
     assert denied.status_code == 200
     assert denied.json()["error"]["data"]["name"] == "odoo.exceptions.AccessDenied"
 
-    single = httpx.post(
-        f"{standin.url}/jsonrpc",
-        json=rpc_envelope(
-            "object",
-            "execute_kw",
-            [
-                standin.database,
-                uid,
-                standin.api_key,
-                "res.partner",
-                "create",
-                [{"name": "single dict"}],
-                {},
-            ],
-        ),
+    single = execute_kw(
+        standin,
+        uid,
+        standin.api_key,
+        "res.partner",
+        "create",
+        [{"name": "single dict"}],
     )
     assert isinstance(single.json()["result"], int)
 
