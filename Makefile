@@ -72,5 +72,7 @@ bench: kafka-fetch
 # Fault injection with the load generator's expected.json as the oracle (docs/chaos.md).
 CHAOS_EVENTS ?= 10000
 CHAOS_KILLS ?= 20
+CHAOS_SCENARIOS ?= process-kills,broker-restart,odoo-down,odoo-errors
 chaos: kafka-fetch
-	$(PY) -m chaos --events $(CHAOS_EVENTS) --kills $(CHAOS_KILLS) --bad-rate 0.01 --state-dir $(STATE)/chaos
+	$(PY) -m chaos --events $(CHAOS_EVENTS) --kills $(CHAOS_KILLS) --bad-rate 0.01 \
+		--scenarios $(CHAOS_SCENARIOS) --state-dir $(STATE)/chaos
