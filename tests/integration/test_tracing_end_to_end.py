@@ -275,7 +275,8 @@ def test_stage_metrics_scraped_during_the_run_agree_with_the_spans(
     # Every applied event was held first (0 s when it arrived late), and the run ends
     # with an empty reorder buffer.
     held = sum(
-        s.value for s in _samples(processors_page, "pipeline_reorder_hold_seconds_count")
+        s.value
+        for s in _samples(processors_page, "pipeline_reorder_hold_seconds_count")
     )
     correlate_spans = [s for s in index.spans.values() if s.name == "correlate"]
     assert held == len(correlate_spans) > 0
