@@ -137,11 +137,9 @@ def _row(what: str, measured: Rate, baseline: Rate) -> str:
 
 def _memory_row(name: str, trace: MemoryTrace) -> str:
     first, second = trace.halves_mib()
-    # 10% headroom: allocator noise and caches warming up are not growth.
-    verdict = "flat" if second <= first * 1.10 else "growing"
     return (
         f"| {name} | {len(trace.samples)} | {trace.peak_mib:.0f} | {first:.0f} | "
-        f"{second:.0f} | {verdict} |"
+        f"{second:.0f} | {trace.verdict()} |"
     )
 
 

@@ -30,6 +30,12 @@ class MemoryTrace:
         second = max((kib for _, kib in self.samples[middle:]), default=0)
         return first / 1024, second / 1024
 
+    def verdict(self) -> str:
+        """``flat`` unless the second half peaked more than 10% above the first
+        (allocator noise and caches warming up are not growth)."""
+        first, second = self.halves_mib()
+        return "flat" if second <= first * 1.10 else "growing"
+
 
 def resident_kib(pid: int) -> int | None:
     try:
