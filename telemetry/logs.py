@@ -9,8 +9,9 @@ connection several hundred times a second, and Faust logs every time its produce
 buffer is over 100 messages. ``RepeatedLineFilter`` lets the first such line through,
 holds back the same line (numbers aside) from the same library logger for
 ``REPEAT_WINDOW_SECONDS``, and puts the number held back on the next line it lets
-through (``repeats_suppressed``). The project's own lines are never held back: each is
-an event of interest.
+through (``repeats_suppressed``). An error is the same line only when its whole text
+is: one naming another partition, offset or reason is let through. The project's own
+lines are never held back: each is an event of interest.
 """
 
 from __future__ import annotations
@@ -111,13 +112,17 @@ class RepeatedLineFilter(logging.Filter):
         super().__init__()
         self._window = window_seconds
         self._clock = clock
-        # (logger, level, line with its numbers blanked) -> (last let through, held)
-        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        # (logger, level, hash of the line's shape) -> (last let through, held)
+        self._seen: dict[tuple[str, int, int], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(LIBRARY_LOGGERS):
             return True
-        key = (record.name, record.levelno, _NUMBERS.sub("#", str(record.msg)))
+        shape = _line_shape(record)
+        if shape is None:
+            return True
+        # A hash, not the text: a library may log whole payloads.
+        key = (record.name, record.levelno, hash(shape))
         now = self._clock()
         last = self._seen.get(key)
         if last is not None and now - last[0] < self._window:
@@ -130,6 +135,23 @@ class RepeatedLineFilter(logging.Filter):
             self._seen.clear()
         self._seen[key] = (now, 0)
         return True
+
+
+def _line_shape(record: logging.LogRecord) -> str | None:
+    """What makes two lines of one logger the same line; None when it has no text.
+
+    Below error level the message template with its numbers blanked: the repeats
+    worth holding back (a buffer's size, a retry count) differ only there. An error
+    counts as the same only with the same text, arguments included, so an error about
+    another partition, offset or cause is never taken for a repeat.
+    """
+    try:
+        if record.levelno >= logging.ERROR:
+            return record.getMessage()
+        return _NUMBERS.sub("#", str(record.msg))
+    except Exception:
+        # Let the handler meet the broken message and report it its own way.
+        return None
 
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
