@@ -13,8 +13,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
+from typing import Any
 
 from confluent_kafka import Message
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from fastavro.schema import SchemaParseException
 
 from eventbus import AvroCodec, SchemaCatalogError, Topics, WireFormatError
 from pipeline.settings import Settings
@@ -70,9 +74,8 @@ def read_rejected_inputs(settings: Settings) -> list[StoredRejection]:
 
 
 def _stored(codec: AvroCodec, message: Message) -> StoredRejection:
-    try:
-        record = codec.decode(REJECTED_INPUT_SUBJECT, message.value())
-    except (WireFormatError, SchemaCatalogError, ValueError):
+    record = _decoded(codec, message)
+    if record is None:
         # Listed rather than skipped, so the count matches the topic; where it came
         # from is unknown, the key still names the source.
         key = message.key()
@@ -96,6 +99,24 @@ def _stored(codec: AvroCodec, message: Message) -> StoredRejection:
         reason=str(record["reason"]),
         event_id=record.get("event_id"),
     )
+
+
+def _decoded(codec: AvroCodec, message: Message) -> dict[str, Any] | None:
+    """The record as a RejectedInput; None when it is not one (another writer's
+    bytes, a schema id the registry does not know or that names no Avro schema)."""
+    try:
+        return codec.decode(REJECTED_INPUT_SUBJECT, message.value())
+    except (WireFormatError, SchemaCatalogError, ValueError, SchemaParseException):
+        return None
+    except SchemaRegistryError as error:
+        if error.http_status_code == HTTPStatus.NOT_FOUND:
+            return None
+        # The registry failing says nothing about the record: every record after it
+        # would be listed as unreadable.
+        raise RejectedInputReadError(
+            f"schema registry failed reading offset {message.offset()} of partition "
+            f"{message.partition()}: {error.http_status_code} {error.error_message}"
+        ) from error
 
 
 def counts_by_reason(rejections: list[StoredRejection]) -> dict[str, int]:
