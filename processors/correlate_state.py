@@ -22,8 +22,9 @@ record and is harmless otherwise) and its outputs are re-sent as they were.
 Entries live in ``journal_span`` slots: the entry of offset ``o`` is written to slot
 ``o % journal_span`` and names its offset, so writing it replaces the entry of offset
 ``o - journal_span`` without a separate delete (one changelog record per input record
-fewer, and no read of the old entry). The span must exceed the records processed
-between two offset commits.
+fewer, and no read of the old entry). The span must exceed the offsets processed
+between two offset commits: offsets, not records, since a topic written in
+transactions or compacted skips some.
 
 An entry can be large (a burst of held events released by one record carries all their
 changes and records), larger than one Kafka message may be. It is written as JSON text
@@ -91,6 +92,12 @@ class CorrelateState:
     def __init__(
         self, table: MutableMapping[str, Any], journal_span: int = DEFAULT_JOURNAL_SPAN
     ) -> None:
+        if journal_span < 1:
+            # Zero would fail on every record, a negative span would number slots
+            # below zero: refused here, before the first record.
+            raise ValueError(
+                f"the correlate journal span must be at least 1, not {journal_span}"
+            )
         self._table = table
         self._pending = TableBuffer(table)
         self._journal_span = journal_span
