@@ -16,20 +16,23 @@ Each call is counted once by its message id, so replaying a call after a restart
 not inflate the totals. The ids counted in a window are kept in ``COUNTED_BUCKETS``
 lists chosen by a checksum of the id: a busy workspace makes tens of thousands of calls
 a day, and a single list per window would be rewritten whole on every call and outgrow
-the largest record Kafka accepts. The per-key version is a counter the sink uses to keep
-the newest totals. A total that would no longer fit the enriched record's Avro ``long``
-refuses the call (``UsageOverflow``) and leaves the totals as they were.
+the largest record Kafka accepts. An id longer than ``COUNTED_ID_CHARS`` (the source
+sets ids, up to the line limit) is kept as its SHA-256, so a few huge ids cannot
+outgrow it either. The per-key version is a counter the sink uses to keep the newest
+totals. A total that would no longer fit the enriched record's Avro ``long`` refuses
+the call (``UsageOverflow``) and leaves the totals as they were.
 
 Store layout: ``totals:<key>`` -> ``{"count", "quantity", "version"}``,
-``counted:<key>/<bucket>`` -> message ids counted, ``clock:<group id>`` -> newest call
-time (microseconds), ``open:<group id>`` -> ``[key, day]`` of the workspace's open
-windows. State written before buckets existed has one ``counted:<key>`` list; it is
-still read, and purged with its window.
+``counted:<key>/<bucket>`` -> message ids counted (digests of long ones),
+``clock:<group id>`` -> newest call time (microseconds), ``open:<group id>`` ->
+``[key, day]`` of the workspace's open windows. State written before buckets existed
+has one ``counted:<key>`` list; it is still read, and purged with its window.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import zlib
 from collections.abc import MutableMapping
@@ -44,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 MICROS_PER_DAY = 86_400 * 1_000_000
 COUNTED_BUCKETS = 64
+# Ids up to this length (UUIDs, Segment message ids) are kept as they are.
+COUNTED_ID_CHARS = 64
 # Totals travel as Avro longs.
 MAX_TOTAL = 2**63 - 1
 
@@ -100,6 +105,13 @@ def _counted_bucket(key: str, message_id: str) -> str:
     return f"counted:{key}/{zlib.crc32(message_id.encode()) % COUNTED_BUCKETS}"
 
 
+def _counted_id(message_id: str) -> str:
+    """How a counted id is kept in its bucket: itself, or the digest of a long one."""
+    if len(message_id) <= COUNTED_ID_CHARS:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+
+
 def _counted_buckets(key: str) -> list[str]:
     return [f"counted:{key}/{bucket}" for bucket in range(COUNTED_BUCKETS)]
 
@@ -145,8 +157,13 @@ class UsageAggregates:
         )
         bucket_key = _counted_bucket(key, message_id)
         counted = list(self._store.get(bucket_key, []))
-        replayed = message_id in counted or message_id in self._store.get(
-            f"counted:{key}", ()
+        counted_id = _counted_id(message_id)
+        # Long ids counted before digests were kept, and the single list of older
+        # state, hold the id as it came.
+        replayed = (
+            counted_id in counted
+            or (counted_id != message_id and message_id in counted)
+            or message_id in self._store.get(f"counted:{key}", ())
         )
         if not replayed:
             new_quantity = int(totals["quantity"]) + int(quantity)
@@ -158,7 +175,7 @@ class UsageAggregates:
                 "version": int(totals["version"]) + 1,
             }
             self._store[f"totals:{key}"] = totals
-            self._store[bucket_key] = [*counted, message_id]
+            self._store[bucket_key] = [*counted, counted_id]
             self._open(group_id, key, day)
 
         # 3. windows the clock has closed
