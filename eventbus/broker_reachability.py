@@ -40,18 +40,44 @@ class KafkaUnreachableError(Exception):
         self.reason = reason
 
 
+class KafkaClientRefusedError(KafkaUnreachableError):
+    """librdkafka would not make a client from the settings (a CA file that is not
+    there, an option it rejects), so no request was sent at all."""
+
+    def __init__(self, bootstrap_servers: str, reason: str) -> None:
+        Exception.__init__(
+            self,
+            f"cannot make a Kafka client for {bootstrap_servers} ({reason}); "
+            "check the PIPELINE_KAFKA__ settings",
+        )
+        self.bootstrap_servers = bootstrap_servers
+        self.reason = reason
+
+
 def require_reachable_broker(
     kafka: KafkaSettings, timeout: float = BROKER_ANSWER_SECONDS
 ) -> None:
     """Return once the cluster answers a metadata request; raise if it does not in time.
 
     Raises KafkaUnreachableError when ``timeout`` seconds pass without an answer, or
-    when the cluster refuses the client (for example its credentials).
+    when the cluster refuses the client (for example its credentials);
+    KafkaClientRefusedError (one of them) when no client can be made from the
+    settings.
     """
-    admin = AdminClient(admin_config(kafka))
+    try:
+        admin = AdminClient(admin_config(kafka))
+    except KafkaException as exc:
+        raise KafkaClientRefusedError(kafka.bootstrap_servers, _reason(exc)) from exc
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        reason = exc.args[0].str() if exc.args else str(exc)
-        raise KafkaUnreachableError(kafka.bootstrap_servers, timeout, reason) from exc
+        raise KafkaUnreachableError(
+            kafka.bootstrap_servers, timeout, _reason(exc)
+        ) from exc
     logger.debug("kafka answers at %s", kafka.bootstrap_servers)
+
+
+def _reason(exc: KafkaException) -> str:
+    """librdkafka's own words for the failure (they name no credentials)."""
+    error = exc.args[0] if exc.args else None
+    return error.str() if hasattr(error, "str") else str(exc)
