@@ -99,6 +99,7 @@ LIBRARY_LOGGERS = (
     "uvicorn",
 )
 _NUMBERS = re.compile(r"\d+")
+_ADDRESSES = re.compile(r"0x[0-9a-fA-F]+")
 
 
 class RepeatedLineFilter(logging.Filter):
@@ -147,7 +148,8 @@ def _line_shape(record: logging.LogRecord) -> str | None:
     """
     try:
         if record.levelno >= logging.ERROR:
-            return record.getMessage()
+            # Object addresses aside: a repr of the same error is the same line.
+            return _ADDRESSES.sub("0x#", record.getMessage())
         return _NUMBERS.sub("#", str(record.msg))
     except Exception:
         # Let the handler meet the broken message and report it its own way.

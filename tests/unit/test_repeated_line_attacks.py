@@ -96,3 +96,18 @@ def test_a_message_that_is_not_text_does_not_break_the_caller() -> None:
     assert handler.filter(record)
     _emit(handler, logging.WARNING, "aiokafka", 12345)
     _emit(handler, logging.WARNING, "aiokafka", {"node": 1})
+
+
+def test_errors_differing_only_in_object_addresses_are_held_back() -> None:
+    handler, stream = _handler()
+    for attempt in range(20):
+        _emit(
+            handler,
+            logging.ERROR,
+            "aiokafka.producer.sender",
+            "Cannot send %s: %s",
+            f"<MetadataRequest object at 0x7f3a{attempt:04x}>",
+            "NodeNotReadyError",
+        )
+
+    assert len(_messages(stream)) == 1
