@@ -148,8 +148,12 @@ def _line_shape(record: logging.LogRecord) -> str | None:
     """
     try:
         if record.levelno >= logging.ERROR:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                # The same words over another exception are another error.
+                text += f"\n{record.exc_info[1]!r}"
             # Object addresses aside: a repr of the same error is the same line.
-            return _ADDRESSES.sub("0x#", record.getMessage())
+            return _ADDRESSES.sub("0x#", text)
         return _NUMBERS.sub("#", str(record.msg))
     except Exception:
         # Let the handler meet the broken message and report it its own way.

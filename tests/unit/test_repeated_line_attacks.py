@@ -111,3 +111,24 @@ def test_errors_differing_only_in_object_addresses_are_held_back() -> None:
         )
 
     assert len(_messages(stream)) == 1
+
+
+def test_the_same_words_over_different_exceptions_are_each_let_through() -> None:
+    handler, stream = _handler()
+    for error in (TimeoutError("no answer"), PermissionError("denied"), KeyError(3)):
+        try:
+            raise error
+        except Exception as raised:  # noqa: BLE001 - the library's own handler
+            record = logging.LogRecord(
+                "faust.agents",
+                logging.ERROR,
+                __file__,
+                1,
+                "Agent error",
+                None,
+                (type(raised), raised, raised.__traceback__),
+            )
+        if handler.filter(record):
+            handler.emit(record)
+
+    assert _messages(stream) == ["Agent error"] * 3
