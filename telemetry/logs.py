@@ -141,8 +141,9 @@ class RepeatedLineFilter(logging.Filter):
 def _line_shape(record: logging.LogRecord) -> str | None:
     """What makes two lines of one logger the same line; None when it has no text.
 
-    Below error level the message template with its numbers blanked: the repeats
-    worth holding back (a buffer's size, a retry count) differ only there. An error
+    Below error level the message with its numbers blanked: the repeats worth holding
+    back (a buffer's size, a retry count, a port) differ only there, while a warning
+    about another topic or group keeps its own line. An error
     counts as the same only with the same text, arguments included, so an error about
     another partition, offset or cause is never taken for a repeat.
     """
@@ -154,7 +155,7 @@ def _line_shape(record: logging.LogRecord) -> str | None:
                 text += f"\n{record.exc_info[1]!r}"
             # Object addresses aside: a repr of the same error is the same line.
             return _ADDRESSES.sub("0x#", text)
-        return _NUMBERS.sub("#", str(record.msg))
+        return _NUMBERS.sub("#", record.getMessage())
     except Exception:
         # Let the handler meet the broken message and report it its own way.
         return None

@@ -43,7 +43,7 @@ def test_a_library_line_repeated_in_a_window_is_let_through_once_then_counted() 
         clock.now += 0.01
         _emit(handler, "aiokafka", "Unable connect to node with id %s: %s", 1, attempt)
     clock.now += 30.0
-    _emit(handler, "aiokafka", "Unable connect to node with id %s: %s", 1, "again")
+    _emit(handler, "aiokafka", "Unable connect to node with id %s: %s", 1, 999)
 
     lines = _lines(stream)
     assert len(lines) == 2
@@ -71,3 +71,15 @@ def test_the_projects_own_lines_are_never_held_back() -> None:
         _emit(handler, "processors.identity", "accounts joined")
 
     assert len(_lines(stream)) == 50
+
+
+def test_a_warning_about_another_topic_is_its_own_line() -> None:
+    clock = _Clock()
+    handler, stream = _handler(clock)
+    for topic in ("source.billing", "source.billing", "source.crm"):
+        _emit(handler, "aiokafka", "Not authorized to read from topic %s.", topic)
+
+    assert [line["msg"] for line in _lines(stream)] == [
+        "Not authorized to read from topic source.billing.",
+        "Not authorized to read from topic source.crm.",
+    ]
