@@ -165,12 +165,19 @@ def kafka_stop(
 
 def topics_create() -> None:
     """Create every pipeline topic that does not exist yet (idempotent)."""
+    from confluent_kafka import KafkaException
+
     from eventbus.topic_admin import ensure_topics
     from eventbus.topics_cli import require_kafka
 
     settings = load_settings()
     require_kafka(settings)
-    created = ensure_topics(settings)
+    try:
+        created = ensure_topics(settings)
+    except KafkaException as exc:
+        # Typically the user lacks the right to create topics; the reason says so.
+        typer.echo(f"error: topics not created: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
     print("\n".join(created) if created else "all topics exist")
 
 
@@ -226,5 +233,17 @@ def _mount_stage_commands() -> None:
 
 _mount_stage_commands()
 
+
+def run() -> None:
+    """The ``pipeline`` command: settings that do not validate end in one line, exit 2."""
+    from pipeline.settings import SettingsError
+
+    try:
+        app()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -123,6 +123,7 @@ class ProcessorSettings(BaseModel):
     )
     output_journal_span: int = Field(
         default=20_000,
+        ge=1,
         description="Input offsets whose correlate changes and outputs are kept for "
         "recovery after a crash; must exceed the records processed between commits.",
     )
@@ -239,5 +240,26 @@ class Settings(BaseSettings):
         return json.loads(self.model_dump_json())
 
 
+class SettingsError(Exception):
+    """The environment or the config file holds settings that do not validate.
+
+    The message names each setting and what is wrong with it, never the value given:
+    a misshapen secret must not be printed while it is reported.
+    """
+
+
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(part) for part in problem['loc'])} "
+        f"(PIPELINE_{'__'.join(str(part) for part in problem['loc'][:2]).upper()}): "
+        f"{problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    ]
+    return "invalid settings: " + "; ".join(problems)

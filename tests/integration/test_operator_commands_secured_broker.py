@@ -75,12 +75,7 @@ def test_a_wrong_password_ends_in_a_short_error_without_the_password(
     assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
 
 
-# ``topics create`` is left out: a principal that may not create topics still ends it
-# with a traceback (the creation's authorization error is not caught by the command).
-READING_COMMANDS = [command for command in COMMANDS if command != ["topics", "create"]]
-
-
-@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("user", [SINK_USER, PRODUCER_USER])
 def test_a_principal_without_the_rights_ends_in_a_short_error(
     secured_broker: SecuredBroker,  # noqa: F811
