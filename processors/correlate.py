@@ -330,6 +330,7 @@ class Correlator:
             occurred_at,
             usage["message_id"],
             int(usage["quantity"]),
+            received_at=to_micros(event["received_at"]),
         )
         if isinstance(totals, BeyondGrace):
             logger.info(

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 MICROS_PER_DAY = 86_400 * 1_000_000
 COUNTED_BUCKETS = 64
+# How far past its receipt a call's own time may move its workspace's clock.
+MAX_CLOCK_LEAD_MICROS = MICROS_PER_DAY
 # Ids up to this length (UUIDs, Segment message ids) are kept as they are.
 COUNTED_ID_CHARS = 64
 # Totals travel as Avro longs.
@@ -132,14 +134,24 @@ class UsageAggregates:
         occurred_at: int,
         message_id: str,
         quantity: int,
+        received_at: int | None = None,
     ) -> UsageTotals | BeyondGrace:
         """Add one call to its day's totals unless it was already counted or its
-        window is closed."""
+        window is closed.
+
+        With ``received_at`` the call moves the workspace's clock no further than
+        ``MAX_CLOCK_LEAD_MICROS`` past when it was received: one call from a client
+        with a wrong clock (stamped years ahead) would otherwise close every open day
+        of its workspace and send each later call to the late-events topic.
+        """
         day = utc_day(occurred_at)
         key = usage_record_id(group_id, day, event_name)
 
         # 1. the workspace's clock, and windows it has closed
-        newest = max(int(self._store.get(f"clock:{group_id}", 0)), occurred_at)
+        moves_clock_to = occurred_at
+        if received_at is not None:
+            moves_clock_to = min(occurred_at, received_at + MAX_CLOCK_LEAD_MICROS)
+        newest = max(int(self._store.get(f"clock:{group_id}", 0)), moves_clock_to)
         if newest != self._store.get(f"clock:{group_id}"):
             self._store[f"clock:{group_id}"] = newest
         closes_at = day_closes_at(day, self._grace_micros)
