@@ -7,7 +7,8 @@ and answered only after Kafka acknowledged it:
 * 400 ``{"reason": ...}`` the input was refused and is on the dead-letter topic;
 * 401 the signature is missing, stale or wrong (nothing is published, but the refusal is
   counted in ``pipeline_rejects_total`` with the reason the answer gives);
-* 413 the body exceeds the line limit;
+* 413 the body exceeds the line limit (counted in ``pipeline_rejects_total`` as
+  ``oversized_payload``, not dead-lettered: it was not read whole);
 * 503 Kafka did not acknowledge in time, so the sender retries (its retry is then a
   duplicate the processors drop by event id).
 """
@@ -34,6 +35,7 @@ from producers.intake import judge_json_line
 from producers.outcomes import AcceptedEvent
 from producers.publisher import EventPublisher
 from producers.sources import WEBHOOK_SOURCES, JsonSource
+from producers.validation import OVERSIZED_PAYLOAD
 from producers.webhook_signature import SIGNATURE_HEADER, signature_problem
 from telemetry.metrics import count_reject
 
@@ -85,7 +87,13 @@ def build_webhook_app(
             try:
                 body = await _read_capped_body(request, max_bytes)
             except _BodyTooLarge:
-                return JSONResponse({"reason": "oversized_payload"}, status_code=413)
+                # Refused before it was read whole: counted, not dead-lettered.
+                logger.warning(
+                    "webhook body over the line limit refused",
+                    extra={"source_name": path, "max_bytes": max_bytes},
+                )
+                count_reject(path, OVERSIZED_PAYLOAD)
+                return JSONResponse({"reason": OVERSIZED_PAYLOAD}, status_code=413)
 
             # 2. authenticate the sender
             if secret is None:

@@ -49,7 +49,7 @@ LATE_EVENTS = MetricName(
 REJECTS = MetricName(
     "pipeline_rejects",
     "Inputs refused at ingest, by source and reason: lines and bodies sent to "
-    "deadletter.ingest, and webhook requests refused with 401.",
+    "deadletter.ingest, and webhook requests refused with 401 or 413.",
 )
 DEAD_LETTERS = MetricName(
     "pipeline_dead_letters",

@@ -78,3 +78,19 @@ def test_a_source_without_a_secret_is_counted_as_unauthenticated(
     assert answer.status_code == 401
     assert answer.json() == {"reason": "unauthenticated"}
     assert counted == [("/webhooks/helpdesk", "unauthenticated")]
+
+
+def test_a_body_over_the_line_limit_is_counted_as_oversized(
+    counted: list[tuple[str, str]],
+) -> None:
+    settings = Settings(
+        kafka={"bootstrap_servers": "127.0.0.1:9"},
+        ingest={"webhook_secrets": {"billing": SECRET}, "max_line_bytes": 64},
+    )
+    publisher: EventPublisher = NoPublishing()  # type: ignore[assignment]
+    with TestClient(webhooks.build_webhook_app(settings, publisher)) as test_client:
+        answer = test_client.post("/webhooks/billing", content=b"x" * 65)
+
+    assert answer.status_code == 413
+    assert answer.json() == {"reason": "oversized_payload"}
+    assert counted == [("/webhooks/billing", "oversized_payload")]
