@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from standin_fixture import RunningStandin, free_loopback_port, running_standin
+from standin_fixture import RunningStandin, free_loopback_port
 from starlette.testclient import TestClient
 
 from eventbus import AvroCodec, Topics
@@ -143,12 +142,6 @@ def test_processor_worker_serves_health_on_its_web_port(
 
 
 # -- Odoo sink --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def standin(tmp_path: Path) -> Iterator[RunningStandin]:
-    with running_standin(tmp_path) as server:
-        yield server
 
 
 @pytest.fixture
