@@ -6,7 +6,6 @@ large as they get once the table encodes them."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -14,39 +13,10 @@ import pytest
 
 from processors import correlate_state
 from processors.correlate_state import CorrelateState
+from tests.support.changelog_table import LoggedTable as ChangelogTable
 
 # A Kafka record's default size limit, with room for the key and the framing.
 KAFKA_RECORD_BYTES = 1_000_000
-
-
-class ChangelogTable(MutableMapping[str, Any]):
-    """A dict whose writes are logged in order, as its one changelog partition."""
-
-    def __init__(self, writes: list[tuple[str, Any]] | None = None) -> None:
-        self.data: dict[str, Any] = {}
-        self.writes: list[tuple[str, Any]] = []
-        for key, value in writes or []:
-            if value is None:
-                self.data.pop(key, None)
-            else:
-                self.data[key] = value
-
-    def __getitem__(self, key: str) -> Any:
-        return self.data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.writes.append((key, value))
-        self.data[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        self.writes.append((key, None))
-        del self.data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self.data))
-
-    def __len__(self) -> int:
-        return len(self.data)
 
 
 Outputs = list[tuple[str, str, bytes, dict[str, str]]]
