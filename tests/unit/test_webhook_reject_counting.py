@@ -1,7 +1,10 @@
-"""A webhook refused with 401 is counted as a reject, labelled like every other one."""
+"""A webhook refused with 401 (or 413) is counted as a reject, labelled like every
+other one; requests to arbitrary paths, methods and bodies cannot mint new label values:
+the source is one of the endpoints' fixed paths, the reason one of the refusal words."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 
@@ -11,6 +14,7 @@ from starlette.testclient import TestClient
 from pipeline.settings import Settings
 from producers import webhooks
 from producers.publisher import EventPublisher
+from producers.sources import WEBHOOK_SOURCES
 from producers.webhook_signature import sign
 
 BODY = b'{"id": "evt_1", "type": "customer.created"}'
@@ -94,3 +98,32 @@ def test_a_body_over_the_line_limit_is_counted_as_oversized(
     assert answer.status_code == 413
     assert answer.json() == {"reason": "oversized_payload"}
     assert counted == [("/webhooks/billing", "oversized_payload")]
+
+
+def test_random_paths_and_signatures_leave_a_fixed_set_of_labels(
+    client: TestClient, counted: list[tuple[str, str]]
+) -> None:
+    names = list(WEBHOOK_SOURCES)
+    for attempt in range(300):
+        name = names[attempt % len(names)]
+        noise = secrets.token_hex(8)
+        for path in (
+            f"/webhooks/{name}",
+            f"/webhooks/{name}/{noise}",
+            f"/webhooks/{noise}",
+            f"/webhooks/{name}?{noise}=1",
+            f"/{noise}",
+        ):
+            client.post(
+                path,
+                content=noise.encode(),
+                headers={"X-Signature": f"t={attempt},v1={noise}"},
+            )
+
+    fixed_paths = {f"/webhooks/{name}" for name in names}
+    assert counted, "no refusal was counted: the attack did not reach the endpoints"
+    assert {source for source, _ in counted} <= fixed_paths
+    assert {reason for _, reason in counted} <= {
+        webhooks.UNAUTHENTICATED,
+        webhooks.BAD_SIGNATURE,
+    }
