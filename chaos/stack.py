@@ -197,6 +197,16 @@ class ChaosStack:
             raise StackError(f"the broker did not come back: {exc}") from exc
         return time.monotonic() - began
 
+    def broker_pid(self) -> int | None:
+        return self.broker.pid
+
+    def crashed_component(self) -> str | None:
+        """The name of a component that exited on its own, or None while all run."""
+        for component in (self.processor, self.sink, self.standin):
+            if component.exit_code() is not None:
+                return component.name
+        return None
+
     def restart_crashed(self) -> list[str]:
         """Start again every component that exited on its own, as a supervisor would.
 

@@ -224,6 +224,11 @@ class LocalKafka:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The JVM's process id while this object runs it."""
+        return None if self._process is None else self._process.pid
+
     def start(self, *, detach: bool = False) -> str:
         """Fetch, format and start the broker; return its bootstrap address.
 
