@@ -5,13 +5,16 @@ gives up when the caller's own timeout runs out, which for the look-back tools i
 30 s they allow a slow but live broker. A short metadata request first tells "nothing
 there" apart from "slow": the command can then say which address did not answer, within
 ``BROKER_ANSWER_SECONDS``, instead of failing half a minute later inside a client call.
+When every bootstrap server refuses the connection outright (nothing listens there),
+waiting longer cannot help, and the check says so after its first half-second attempt.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from eventbus.kafka_config import admin_config
@@ -22,6 +25,9 @@ logger = logging.getLogger(__name__)
 # A live broker answers a metadata request in milliseconds, one still electing its
 # controller within a few seconds; ten leaves room for a loaded machine.
 BROKER_ANSWER_SECONDS = 10.0
+# The metadata request is sent again in slices of this length; between them a cluster
+# whose every bootstrap server refused the connection is reported at once.
+ATTEMPT_SECONDS = 0.5
 
 
 class KafkaUnreachableError(Exception):
@@ -59,22 +65,49 @@ def require_reachable_broker(
 ) -> None:
     """Return once the cluster answers a metadata request; raise if it does not in time.
 
-    Raises KafkaUnreachableError when ``timeout`` seconds pass without an answer, or
-    when the cluster refuses the client (for example its credentials);
-    KafkaClientRefusedError (one of them) when no client can be made from the
-    settings.
+    A cluster whose every bootstrap server refuses the connection is reported within
+    about ``ATTEMPT_SECONDS``; one that does not answer at all (packets dropped) within
+    ``timeout``.
+
+    Raises KafkaUnreachableError when no answer comes, or when the cluster refuses the
+    client (for example its credentials); KafkaClientRefusedError (one of them) when no
+    client can be made from the settings.
     """
+    refusals = _Refusals()
     try:
-        admin = AdminClient(admin_config(kafka))
+        admin = AdminClient({**admin_config(kafka), "error_cb": refusals.note})
     except KafkaException as exc:
         raise KafkaClientRefusedError(kafka.bootstrap_servers, _reason(exc)) from exc
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaUnreachableError(
-            kafka.bootstrap_servers, timeout, _reason(exc)
-        ) from exc
-    logger.debug("kafka answers at %s", kafka.bootstrap_servers)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            admin.list_topics(timeout=max(min(ATTEMPT_SECONDS, remaining), 0.01))
+        except KafkaException as exc:
+            # With a logger configured, librdkafka's error reports wait for a poll.
+            admin.poll(0)
+            if refusals.all_brokers_down or remaining <= ATTEMPT_SECONDS:
+                reason = refusals.last_connection_error or _reason(exc)
+                raise KafkaUnreachableError(
+                    kafka.bootstrap_servers, timeout, reason
+                ) from exc
+            continue
+        logger.debug("kafka answers at %s", kafka.bootstrap_servers)
+        return
+
+
+class _Refusals:
+    """What librdkafka reported while the metadata request waited."""
+
+    def __init__(self) -> None:
+        self.all_brokers_down = False
+        self.last_connection_error: str | None = None
+
+    def note(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.all_brokers_down = True
+        else:
+            self.last_connection_error = error.str()
 
 
 def _reason(exc: KafkaException) -> str:

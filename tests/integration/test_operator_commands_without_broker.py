@@ -162,5 +162,19 @@ def test_the_check_gives_up_after_its_timeout_naming_the_servers(
     assert silent_address in str(raised.value)
 
 
+def test_a_refused_connection_is_reported_without_waiting_for_the_timeout(
+    silent_address: str,
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=silent_address)
+    started = time.monotonic()
+
+    with pytest.raises(KafkaUnreachableError) as raised:
+        require_reachable_broker(kafka, timeout=30.0)
+
+    # Refused at once, so the answer comes after the first attempt, not after 30 s.
+    assert time.monotonic() - started < 10.0
+    assert "Connection refused" in raised.value.reason
+
+
 def test_the_check_passes_on_a_live_broker(kafka_bootstrap: str) -> None:
     require_reachable_broker(KafkaSettings(bootstrap_servers=kafka_bootstrap))
