@@ -43,9 +43,9 @@ def plan_command(file: TopicsFile = DEFAULT_TOPICS_FILE) -> None:
     """Print the changes `apply` would make, one per line; change nothing.
 
     Exit status 0 when the cluster already matches, 2 when there are changes, 1 on an
-    error (Kafka not answering among them: it must not read as drift). Changes marked "needs --force" add partitions to a keyed topic; changes
-    marked "cannot change" (fewer partitions, another replication factor) are never
-    made by this tool.
+    error (Kafka not answering among them: it must not read as drift). Changes marked
+    "needs --force" add partitions to a keyed topic; changes marked "cannot change"
+    (fewer partitions, another replication factor) are never made by this tool.
     """
     settings = load_settings()
     require_kafka(settings)

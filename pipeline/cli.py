@@ -235,7 +235,14 @@ _mount_stage_commands()
 
 
 def run() -> None:
-    """The ``pipeline`` command: settings that do not validate end in one line, exit 2."""
+    """The ``pipeline`` command.
+
+    Settings that do not validate end in one line and exit 2. Kafka failing in the
+    middle of a command (the broker went away after the command's first check) ends in
+    one line and exit 1, with the traceback logged at debug level.
+    """
+    from confluent_kafka import KafkaException
+
     from pipeline.settings import SettingsError
 
     try:
@@ -243,6 +250,20 @@ def run() -> None:
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
+    except KafkaException as exc:
+        logger.debug("the command stopped on a Kafka error", exc_info=exc)
+        typer.echo(
+            f"error: Kafka failed while the command ran ({_kafka_reason(exc)}); it "
+            "stopped there. Run it again once the broker answers (--log-level DEBUG "
+            "shows where it stopped).",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+
+def _kafka_reason(exc: Exception) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if hasattr(error, "str") else str(exc)
 
 
 if __name__ == "__main__":
