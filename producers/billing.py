@@ -13,6 +13,7 @@ from pydantic import Field
 from producers.business_event import (
     BILLING_CUSTOMER,
     CRM_COMPANY,
+    IdentityHints,
     MappedEvent,
     NodeRef,
     identity_hints,
@@ -115,17 +116,38 @@ def _customer_node(customer_id: str) -> NodeRef:
     return NodeRef(BILLING_CUSTOMER, customer_id)
 
 
+def _billing_event(
+    event: StripeEvent,
+    object_id: str,
+    identity: IdentityHints,
+    payload_schema: str,
+    payload: dict[str, Any],
+) -> MappedEvent:
+    """The business event for one Stripe object snapshot.
+
+    Every Stripe event type shares its envelope: the Stripe event's own id, type and
+    ``created`` time; only the object, its identity and its payload differ.
+    """
+    return MappedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source_system=SOURCE_SYSTEM,
+        source_object_id=object_id,
+        occurred_at=event.created,
+        identity=identity,
+        payload_schema=payload_schema,
+        payload=payload,
+    )
+
+
 def _customer_event(event: StripeEvent) -> MappedEvent:
     customer = parse_payload(StripeCustomer, event.data.object, f"event {event.id}")
     crm_company_id = customer.metadata.crm_company_id
     email = normalize_email(customer.email)
     subject = _customer_node(customer.id)
-    return MappedEvent(
-        event_id=event.id,
-        event_type=event.type,
-        source_system=SOURCE_SYSTEM,
-        source_object_id=customer.id,
-        occurred_at=event.created,
+    return _billing_event(
+        event,
+        object_id=customer.id,
         identity=identity_hints(
             subject,
             links=(NodeRef(CRM_COMPANY, crm_company_id) if crm_company_id else None,),
@@ -151,12 +173,9 @@ def _subscription_event(event: StripeEvent) -> MappedEvent:
     item = subscription.items.data[0] if subscription.items.data else None
     price = item.price if item and item.price else StripePrice()
     quantity = item.quantity if item and item.quantity is not None else None
-    return MappedEvent(
-        event_id=event.id,
-        event_type=event.type,
-        source_system=SOURCE_SYSTEM,
-        source_object_id=subscription.id,
-        occurred_at=event.created,
+    return _billing_event(
+        event,
+        object_id=subscription.id,
         identity=identity_hints(_customer_node(subscription.customer)),
         payload_schema="pipeline.Subscription",
         payload={
@@ -178,12 +197,9 @@ def _subscription_event(event: StripeEvent) -> MappedEvent:
 
 def _invoice_event(event: StripeEvent) -> MappedEvent:
     invoice = parse_payload(StripeInvoice, event.data.object, f"event {event.id}")
-    return MappedEvent(
-        event_id=event.id,
-        event_type=event.type,
-        source_system=SOURCE_SYSTEM,
-        source_object_id=invoice.id,
-        occurred_at=event.created,
+    return _billing_event(
+        event,
+        object_id=invoice.id,
         identity=identity_hints(_customer_node(invoice.customer)),
         payload_schema="pipeline.Invoice",
         payload={
@@ -211,12 +227,9 @@ def _charge_event(event: StripeEvent) -> MappedEvent:
     if charge.customer is None:
         # A guest charge has no account to belong to.
         raise PayloadError(INVALID_PAYLOAD, f"event {event.id}: charge has no customer")
-    return MappedEvent(
-        event_id=event.id,
-        event_type=event.type,
-        source_system=SOURCE_SYSTEM,
-        source_object_id=charge.id,
-        occurred_at=event.created,
+    return _billing_event(
+        event,
+        object_id=charge.id,
         identity=identity_hints(_customer_node(charge.customer)),
         payload_schema="pipeline.Charge",
         payload={
