@@ -258,23 +258,25 @@ def _by_partner(
 def _currency_names(
     client: OdooClient, groups: Iterable[list[dict[str, Any]]]
 ) -> dict[int, str]:
-    ids = sorted(
-        {r["currency_id"][0] for rows in groups for r in rows if r["currency_id"]}
-    )
-    if not ids:
-        return {}
-    return {
-        row["id"]: row["name"] for row in client.read("res.currency", ids, ["name"])
-    }
+    ids = {r["currency_id"][0] for rows in groups for r in rows if r["currency_id"]}
+    return _labels_by_id(client, "res.currency", ids, "name")
 
 
 def _country_codes(
     client: OdooClient, partners: list[dict[str, Any]]
 ) -> dict[int, str]:
-    ids = sorted({p["country_id"][0] for p in partners if p["country_id"]})
+    ids = {p["country_id"][0] for p in partners if p["country_id"]}
+    return _labels_by_id(client, "res.country", ids, "code")
+
+
+def _labels_by_id(
+    client: OdooClient, model: str, ids: set[int], label_field: str
+) -> dict[int, str]:
+    """One read for every referenced record of ``model``, none when nothing refers."""
     if not ids:
         return {}
-    return {row["id"]: row["code"] for row in client.read("res.country", ids, ["code"])}
+    rows = client.read(model, sorted(ids), [label_field])
+    return {row["id"]: row[label_field] for row in rows}
 
 
 def _currency(reference: Any, currencies: dict[int, str]) -> str | None:
