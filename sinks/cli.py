@@ -213,12 +213,11 @@ def list_dead_letters(
     except DeadLetterError as error:
         typer.echo(f"cannot read dead letters: {error}", err=True)
         raise typer.Exit(code=CANNOT_RUN) from error
-    report = {
-        "total": len(letters),
-        "by_error_class": counts_by_error_class(letters),
-        "dead_letters": [letter.listing() for letter in letters],
-    }
-    typer.echo(json.dumps(report, indent=2))
+    _print_dead_letter_report(
+        "by_error_class",
+        counts_by_error_class(letters),
+        [letter.listing() for letter in letters],
+    )
 
 
 def _list_rejected_inputs(settings: Settings) -> None:
@@ -233,11 +232,18 @@ def _list_rejected_inputs(settings: Settings) -> None:
     except RejectedInputReadError as error:
         typer.echo(f"cannot read ingest dead letters: {error}", err=True)
         raise typer.Exit(code=CANNOT_RUN) from error
-    report = {
-        "total": len(rejections),
-        "by_reason": counts_by_reason(rejections),
-        "dead_letters": [rejection.listing() for rejection in rejections],
-    }
+    _print_dead_letter_report(
+        "by_reason",
+        counts_by_reason(rejections),
+        [rejection.listing() for rejection in rejections],
+    )
+
+
+def _print_dead_letter_report(
+    counts_key: str, counts: dict[str, int], listings: list[dict[str, object]]
+) -> None:
+    """Both dead-letter topics list in one shape, so operators read them alike."""
+    report = {"total": len(listings), counts_key: counts, "dead_letters": listings}
     typer.echo(json.dumps(report, indent=2))
 
 
