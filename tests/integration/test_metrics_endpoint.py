@@ -1,4 +1,8 @@
-"""A process serving metrics: scrape its endpoint over HTTP and find every named metric."""
+"""Processes serving metrics: scrape their endpoint over HTTP and read what it counted.
+
+Each test runs a short script in its own process (the metrics registry is global per
+process), waits for it to print ``ready``, then scrapes ``/metrics`` once.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.local_kafka import free_port
 from telemetry.metrics import ALL_METRICS
+
+pytestmark = pytest.mark.integration
 
 # Records one value of every metric through the functions the stages call, the way a
 # stage would, then keeps serving until the test stops it.
@@ -44,21 +51,42 @@ STAGE_SCRIPT = textwrap.dedent(
 )
 
 
-def _scrape(port: int, deadline: float) -> str:
-    while True:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+# The webhook endpoint with metrics served, as `pipeline webhooks` runs it; two unsigned
+# requests and one with a wrong signature. Nothing is published on the 401 path, and
+# nothing listens at the bootstrap address.
+WEBHOOK_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from starlette.testclient import TestClient
+    from pipeline.settings import Settings
+    from producers.webhooks import build_webhook_app
+    from telemetry.metrics_endpoint import MetricsSettings, serve_metrics
+
+    port = serve_metrics("webhooks", MetricsSettings(port=int(sys.argv[1])))
+    assert port, "metrics endpoint did not start"
+    settings = Settings(kafka={"bootstrap_servers": "127.0.0.1:9"})
+    with TestClient(build_webhook_app(settings, publisher=None)) as client:
+        statuses = [
+            client.post("/webhooks/billing", content=b"{}").status_code,
+            client.post("/webhooks/billing", content=b"{}").status_code,
+            client.post(
+                "/webhooks/product",
+                content=b"{}",
+                headers={"X-Signature": f"t={int(time.time())},v1=00"},
+            ).status_code,
+        ]
+    assert statuses == [401, 401, 401], statuses
+    print("ready", flush=True)
+    time.sleep(120)
+    """
+)
 
 
-@pytest.mark.integration
-def test_every_named_metric_is_served_with_its_description() -> None:
+def _served_metric_families(script: str) -> dict[str, Metric]:
+    """Run ``script`` with a free port, scrape it once it is ready, then stop it."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", STAGE_SCRIPT, str(port)],
+        [sys.executable, "-c", script, str(port)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -69,8 +97,22 @@ def test_every_named_metric_is_served_with_its_description() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+    return {f.name: f for f in text_string_to_metric_families(page)}
 
-    families = {f.name: f for f in text_string_to_metric_families(page)}
+
+def _scrape(port: int, deadline: float) -> str:
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_every_named_metric_is_served_with_its_description() -> None:
+    families = _served_metric_families(STAGE_SCRIPT)
+
     for spec in ALL_METRICS:
         assert spec.name in families, f"{spec.name} not served"
         assert families[spec.name].documentation == spec.description
@@ -88,3 +130,17 @@ def test_every_named_metric_is_served_with_its_description() -> None:
     assert blocked.value == 1
     [lag] = sample("pipeline_consumer_lag")
     assert (lag.labels["partition"], lag.value) == ("2", 5)
+
+
+def test_refused_signatures_are_counted_per_source_as_bad_signature() -> None:
+    families = _served_metric_families(WEBHOOK_SCRIPT)
+
+    counted = {
+        (sample.labels["source"], sample.labels["reason"]): sample.value
+        for sample in families["pipeline_rejects"].samples
+        if sample.name == "pipeline_rejects_total"
+    }
+    assert counted == {
+        ("/webhooks/billing", "bad_signature"): 2,
+        ("/webhooks/product", "bad_signature"): 1,
+    }
