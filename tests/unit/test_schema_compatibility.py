@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from eventbus import AvroCodec
 from schemas import SCHEMA_DIR
 from schemas import cli as schemas_cli
-from schemas.check import Outcome, check_folders, export_revision
+from schemas.check import Outcome, SchemaVerdict, check_folders, export_revision
 from schemas.compatibility import CompatibilityMode, incompatibilities, load_avro
 
 BACKWARD = CompatibilityMode.BACKWARD
@@ -201,12 +201,14 @@ EVOLUTIONS = [
         False,
     ),
 ]
-CASE_IDS = [case[0] for case in EVOLUTIONS]
-
-
-@pytest.mark.parametrize(
-    ("case", "old", "new", "datum", "backward", "forward"), EVOLUTIONS, ids=CASE_IDS
+each_evolution = pytest.mark.parametrize(
+    ("case", "old", "new", "datum", "backward", "forward"),
+    EVOLUTIONS,
+    ids=[case[0] for case in EVOLUTIONS],
 )
+
+
+@each_evolution
 def test_backward_and_forward_verdicts(
     tmp_path: Path,
     case: str,
@@ -221,9 +223,7 @@ def test_backward_and_forward_verdicts(
     assert (problems(tmp_path / "u", old, new, FULL) == []) is (backward and forward)
 
 
-@pytest.mark.parametrize(
-    ("case", "old", "new", "datum", "backward", "forward"), EVOLUTIONS, ids=CASE_IDS
-)
+@each_evolution
 def test_a_backward_verdict_agrees_with_fastavro_resolution(
     case: str,
     old: dict[str, Any],
@@ -285,17 +285,14 @@ def test_the_folder_check_uses_each_schema_mode(tmp_path: Path) -> None:
     write_schema(tmp_path / "old", colour_added[0])
     write_schema(tmp_path / "new", colour_added[1])
 
-    backward = check_folders(
-        tmp_path / "new", tmp_path / "old", modes_file(tmp_path, 'default = "BACKWARD"')
-    )
-    full = check_folders(
-        tmp_path / "new",
-        tmp_path / "old",
-        modes_file(tmp_path, 'default = "BACKWARD"\n[schemas]\nColour = "FULL"\n'),
-    )
-    none = check_folders(
-        tmp_path / "new", tmp_path / "old", modes_file(tmp_path, 'default = "NONE"')
-    )
+    def check_with_modes(text: str) -> list[SchemaVerdict]:
+        return check_folders(
+            tmp_path / "new", tmp_path / "old", modes_file(tmp_path, text)
+        )
+
+    backward = check_with_modes('default = "BACKWARD"')
+    full = check_with_modes('default = "BACKWARD"\n[schemas]\nColour = "FULL"\n')
+    none = check_with_modes('default = "NONE"')
 
     assert [v.outcome for v in backward] == [Outcome.COMPATIBLE]
     assert [v.outcome for v in full] == [Outcome.INCOMPATIBLE]
@@ -402,6 +399,11 @@ def test_the_working_tree_schemas_load() -> None:
 # -- an old record read by the current code --------------------------------------------
 
 
+def catalog_file(path: Path, entries: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps({"schemas": entries}))
+    return path
+
+
 def test_a_business_event_written_with_an_older_schema_is_read_by_current_code(
     tmp_path: Path,
 ) -> None:
@@ -417,43 +419,24 @@ def test_a_business_event_written_with_an_older_schema_is_read_by_current_code(
     old_file = old_dir / "pipeline.BusinessEvent.avsc"
     old_file.write_text(json.dumps(older))
 
-    # 2. A catalog where that older schema is version 1 and today's is version 2.
+    # 2. The writer's catalog has that older schema as version 1; the reader's has it
+    #    too, and today's as version 2.
     #    Catalog files are resolved in the schema folder unless given as absolute paths.
-    writer_catalog = tmp_path / "writer-catalog.json"
-    writer_catalog.write_text(
-        json.dumps(
-            {
-                "schemas": [
-                    {
-                        "id": 901,
-                        "subject": "BusinessEvent",
-                        "version": 1,
-                        "file": str(old_file),
-                    }
-                ]
-            }
-        )
-    )
-    reader_catalog = tmp_path / "reader-catalog.json"
-    reader_catalog.write_text(
-        json.dumps(
-            {
-                "schemas": [
-                    {
-                        "id": 901,
-                        "subject": "BusinessEvent",
-                        "version": 1,
-                        "file": str(old_file),
-                    },
-                    {
-                        "id": 902,
-                        "subject": "BusinessEvent",
-                        "version": 2,
-                        "file": "pipeline.BusinessEvent.avsc",
-                    },
-                ]
-            }
-        )
+    version_1 = {
+        "id": 901,
+        "subject": "BusinessEvent",
+        "version": 1,
+        "file": str(old_file),
+    }
+    version_2 = {
+        "id": 902,
+        "subject": "BusinessEvent",
+        "version": 2,
+        "file": "pipeline.BusinessEvent.avsc",
+    }
+    writer_catalog = catalog_file(tmp_path / "writer-catalog.json", [version_1])
+    reader_catalog = catalog_file(
+        tmp_path / "reader-catalog.json", [version_1, version_2]
     )
 
     # 3. Old code writes a record, current code reads it.
