@@ -85,11 +85,14 @@ class DedupLedger:
     def purge(self, now: int, shard: int | None = None) -> int:
         """Forget identities first received more than the window before ``now``.
 
-        With ``shard`` only identities recorded for that shard are considered.
+        With ``shard`` only identities recorded for that shard are considered. The
+        ledger is read one entry at a time and only the expired keys are kept: a copy
+        of the whole ledger (a million identities at a million events) would make the
+        worker's memory grow with every event it ever accepted.
         """
         expired = [
             key
-            for key, entry in list(self._store.items())
+            for key, entry in self._store.items()
             if self._expired(entry, now)
             and (shard is None or entry.get("shard") == shard)
         ]

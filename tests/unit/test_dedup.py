@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from processors.dedup import MICROS_PER_DAY, DedupLedger, Duplicate, FirstSeen
@@ -120,3 +122,45 @@ def test_purge_of_one_shard_leaves_other_shards_alone() -> None:
 
     assert purged == 1
     assert list(store) == ["billing:a"]
+
+
+class _Entry(dict[str, Any]):
+    """A ledger value that can be watched with a weak reference."""
+
+
+class _DecodingStore(dict[str, Any]):
+    """Hands out a freshly decoded value per entry, as a table on disk does, and
+    records how many of the values it handed out were alive at once."""
+
+    def __init__(self, entries: dict[str, dict[str, Any]]) -> None:
+        super().__init__(entries)
+        self.most_alive = 0
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        alive = [0]
+
+        def released() -> None:
+            alive[0] -= 1
+
+        for key, value in list(super().items()):
+            decoded = _Entry(value)
+            weakref.finalize(decoded, released)
+            alive[0] += 1
+            self.most_alive = max(self.most_alive, alive[0])
+            yield key, decoded
+
+
+def test_purge_reads_the_ledger_one_entry_at_a_time() -> None:
+    entries = {
+        f"billing:evt_{n}": {"delivery": None, "received_at": T0 + n, "shard": 0}
+        for n in range(1_000)
+    }
+    store = _DecodingStore(entries)
+    ledger = DedupLedger(store, retention_days=7)
+
+    purged = ledger.purge(now=T0 + 1_000 + 8 * MICROS_PER_DAY, shard=0)
+
+    assert purged == 1_000
+    assert len(store) == 0
+    # A copy of the whole ledger would keep all 1,000 decoded values alive at once.
+    assert store.most_alive <= 2
