@@ -30,6 +30,7 @@ from processors.dedup import DedupLedger, Duplicate
 from processors.health_views import add_health_views
 from processors.notices import duplicate_notice
 from processors.stage_records import PROCESSING_NOTICE, ProcessorTopics, read_event
+from processors.table_memory import add_table_memory_reporter
 from processors.table_store import store_options, store_url
 from processors.tracing import (
     as_headers,
@@ -122,6 +123,7 @@ def build_app(settings: Settings) -> faust.App:
     add_correlate(app, settings, topics, codec)
     add_health_views(app, settings)
     add_lag_reporter(app, processors.app_id)
+    add_table_memory_reporter(app)
     return app
 
 

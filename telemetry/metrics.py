@@ -87,6 +87,11 @@ SINK_BATCH_RECORDS = MetricName(
     "pipeline_sink_batch_records",
     "Records per sink poll batch.",
 )
+TABLE_MEMORY = MetricName(
+    "pipeline_table_memory_bytes",
+    "Memory RocksDB holds for a processor table, by table and kind: block_cache, "
+    "memtables, table_readers (index and filter blocks of the open files).",
+)
 WORKFLOWS_BLOCKED = MetricName(
     "pipeline_workflows_blocked",
     "Business records dead-lettered and not since written, by workflow and canonical "
@@ -107,6 +112,7 @@ ALL_METRICS = (
     ODOO_CALL_DURATION,
     ODOO_RETRIES,
     SINK_BATCH_RECORDS,
+    TABLE_MEMORY,
     WORKFLOWS_BLOCKED,
 )
 
@@ -210,9 +216,11 @@ _reorder_hold = _histogram(REORDER_HOLD, REORDER_HOLD_BUCKETS)
 
 consumer_lag = GaugeReadings()
 reorder_buffer_depth = GaugeReadings()
+table_memory = GaugeReadings()
 blocked_workflows = BlockedWorkflows()
 _gauge(CONSUMER_LAG, consumer_lag.observations)
 _gauge(REORDER_BUFFER_DEPTH, reorder_buffer_depth.observations)
+_gauge(TABLE_MEMORY, table_memory.observations)
 _gauge(WORKFLOWS_BLOCKED, blocked_workflows.observations)
 
 
@@ -260,6 +268,11 @@ def observe_sink_batch(records: int) -> None:
 
 def observe_consumer_lag(group: str, topic: str, partition: int, lag: int) -> None:
     consumer_lag.set(lag, group=group, topic=topic, partition=str(partition))
+
+
+def observe_table_memory(table: str, kind: str, size: int) -> None:
+    """Hook for the processor worker: bytes RocksDB holds for ``table`` as ``kind``."""
+    table_memory.set(size, table=table, kind=kind)
 
 
 def observe_reorder_buffer(partition: int, depth: int) -> None:

@@ -44,6 +44,7 @@ STAGE_SCRIPT = textwrap.dedent(
     m.observe_consumer_lag("odoo-sink", "enriched.accounts", 2, 5)
     m.observe_reorder_buffer(0, 3)
     m.observe_reorder_hold(0.4)
+    m.observe_table_memory("dedup-ledger", "table_readers", 4096)
     m.blocked_workflows.block("billing", "acct_1", "in_1")
     print("ready", flush=True)
     time.sleep(120)
@@ -128,6 +129,10 @@ def test_every_named_metric_is_served_with_its_description() -> None:
     assert blocked.labels["workflow"] == "billing"
     assert blocked.labels["account"] == "acct_1"
     assert blocked.value == 1
+    [table_memory] = sample("pipeline_table_memory_bytes")
+    assert table_memory.labels["table"] == "dedup-ledger"
+    assert table_memory.labels["kind"] == "table_readers"
+    assert table_memory.value == 4096
     [lag] = sample("pipeline_consumer_lag")
     assert (lag.labels["partition"], lag.value) == ("2", 5)
 
