@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from benchmarks.__main__ import REPO_ROOT, pid_of
 from benchmarks.machine import Machine, this_machine
 from benchmarks.rss import MemorySampler, MemoryTrace
@@ -42,12 +44,13 @@ from loadgen.corpus_writer import generate_corpus
 from loadgen.parameters import GenerationParameters
 from pipeline.demo import settings_environment
 from pipeline.idle_wait import GroupWatch, held_events_probe, wait_until_idle
+from processors.memory_view import MEMORY_PATH
 from telemetry import configure_logging
 
 logger = logging.getLogger(__name__)
 
 RUN_TIMEOUT_SECONDS = 8 * 3600.0
-PROGRESS_EVERY_SECONDS = 60.0
+MIB = 1024 * 1024
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -61,12 +64,28 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--sample-seconds", type=float, default=5.0)
     parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=60.0,
+        help="how often to log progress and read the worker's /memory/ view",
+    )
+    parser.add_argument(
         "--state-dir", type=Path, default=REPO_ROOT / ".state/pipeline-memory"
     )
     parser.add_argument(
         "--report", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md"
     )
     return parser.parse_args(argv)
+
+
+@dataclass(frozen=True)
+class HeapReading:
+    """One reading of the worker's ``/memory/`` view."""
+
+    seconds: float
+    allocated_blocks: int
+    objects: int
+    tables: dict[str, dict[str, int]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,7 @@ class PipelineRun:
     wall_seconds: float
     traces: dict[str, MemoryTrace]
     verdict: ScenarioVerdict
+    worker_heap: list[HeapReading]
 
     @property
     def accepted(self) -> int:
@@ -122,7 +142,29 @@ class PipelineRun:
                 f"{trace.cpu_seconds:,.0f} | "
                 f"{trace.cpu_seconds * 1000 / max(self.accepted, 1):.2f} |"
             )
-        return "\n".join([*lines, ""])
+        return "\n".join([*lines, *self._heap_lines(), ""])
+
+    def _heap_lines(self) -> list[str]:
+        """The worker's Python heap over the run, and its RocksDB memory at the end."""
+        if not self.worker_heap:
+            return []
+        first, last = self.worker_heap[0], self.worker_heap[-1]
+        blocks = [reading.allocated_blocks for reading in self.worker_heap]
+        objects = [reading.objects for reading in self.worker_heap]
+        tables = "; ".join(
+            f"`{name}` "
+            + ", ".join(f"{kind} {size / MIB:.1f}" for kind, size in kinds.items())
+            for name, kinds in last.tables.items()
+        )
+        return [
+            "",
+            f"The worker's Python heap (its `/memory/` view, {len(self.worker_heap)} "
+            f"readings from {first.seconds:,.0f} s to {last.seconds:,.0f} s): "
+            f"allocated blocks {first.allocated_blocks:,} first, "
+            f"{last.allocated_blocks:,} last, {max(blocks):,} at most; live objects "
+            f"{first.objects:,} first, {last.objects:,} last, {max(objects):,} at "
+            f"most. RocksDB at the last reading (MiB): {tables or 'none'}.",
+        ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = ChaosStack(state_dir / "stack")
     try:
         stack.start()
-        run = measure(stack, corpus.resolve(), expected, arguments.sample_seconds)
+        run = measure(stack, corpus.resolve(), expected, arguments)
     finally:
         stack.stop()
     run = PipelineRun(started, machine, arguments.events, *run)
@@ -160,9 +202,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(
-    stack: ChaosStack, corpus: Path, expected: dict[str, object], sample_seconds: float
-) -> tuple[dict[str, object], float, dict[str, MemoryTrace], ScenarioVerdict]:
-    """Steps 3 to 5 on a started stack: ingest counts, wall seconds, traces, verdict."""
+    stack: ChaosStack,
+    corpus: Path,
+    expected: dict[str, object],
+    arguments: argparse.Namespace,
+) -> tuple[
+    dict[str, object],
+    float,
+    dict[str, MemoryTrace],
+    ScenarioVerdict,
+    list[HeapReading],
+]:
+    """Steps 3 to 5 on a started stack: ingest counts, wall seconds, traces, verdict,
+    and the worker's heap readings."""
     settings = stack.settings
     topics = Topics(settings.kafka.topic_prefix)
     processor_topics = [*topics.source_topics, topics.deduplicated]
@@ -175,7 +227,7 @@ def measure(
         "kafka broker (JVM)": stack.broker_pid,
     }
     began = time.monotonic()
-    with MemorySampler(processes, interval=sample_seconds) as sampler:
+    with MemorySampler(processes, interval=arguments.sample_seconds) as sampler:
         # 3. publish
         ingest = subprocess.Popen(
             [*PIPELINE_COMMAND, "ingest", "--corpus", str(corpus)],
@@ -184,7 +236,7 @@ def measure(
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        progress = Progress(stack, processor_topics, [topics.enriched], sampler)
+        progress = Progress(stack, sampler, began, arguments.progress_seconds)
         ingest_output = wait_for_ingest(ingest, stack, progress)
 
         # 4. drain
@@ -205,7 +257,7 @@ def measure(
     # 5. the oracle's verdict
     verdict = judge(settings, expected)
     counts = json.loads(ingest_output[ingest_output.index("{") :])
-    return counts, wall_seconds, sampler.traces, verdict
+    return counts, wall_seconds, sampler.traces, verdict, progress.worker_heap
 
 
 def wait_for_ingest(
@@ -231,36 +283,49 @@ def wait_for_ingest(
 
 
 class Progress:
-    """One log line a minute: what each group has committed, and each process's RSS."""
+    """Every ``every_seconds``: a log line with what each stage has committed and each
+    process's RSS, and a reading of the worker's ``/memory/`` view."""
 
     def __init__(
         self,
         stack: ChaosStack,
-        processor_topics: list[str],
-        sink_topics: list[str],
         sampler: MemorySampler,
+        began: float,
+        every_seconds: float,
     ) -> None:
-        bootstrap = stack.settings.kafka.bootstrap_servers
+        settings = stack.settings
+        bootstrap = settings.kafka.bootstrap_servers
+        topics = Topics(settings.kafka.topic_prefix)
         self._groups = {
-            "processor": GroupProgress(
-                bootstrap, stack.settings.processors.app_id, processor_topics
+            "deduplicate": GroupProgress(
+                bootstrap, settings.processors.app_id, topics.source_topics
             ),
-            "sink": GroupProgress(bootstrap, stack.settings.sink.group_id, sink_topics),
+            "correlate": GroupProgress(
+                bootstrap, settings.processors.app_id, [topics.deduplicated]
+            ),
+            "sink": GroupProgress(bootstrap, settings.sink.group_id, [topics.enriched]),
         }
+        self._memory_url = (
+            f"http://127.0.0.1:{settings.processors.web_port}{MEMORY_PATH}"
+        )
         self._stack = stack
         self._sampler = sampler
+        self._began = began
+        self._every_seconds = every_seconds
         self._last = time.monotonic()
+        self.worker_heap: list[HeapReading] = []
 
     def log_and_check(self) -> str | None:
-        """Log progress when a minute has passed; return a crashed component's name."""
+        """Log progress when it is due; return a crashed component's name."""
         self._log_if_due()
         return self._stack.crashed_component()
 
     def _log_if_due(self) -> None:
-        if time.monotonic() - self._last < PROGRESS_EVERY_SECONDS:
+        if time.monotonic() - self._last < self._every_seconds:
             return
         self._last = time.monotonic()
         positions = {name: group.position() for name, group in self._groups.items()}
+        heap = self._read_worker_heap()
         logger.info(
             "progress",
             extra={
@@ -277,8 +342,24 @@ class Progress:
                     for name, trace in self._sampler.traces.items()
                     if trace.samples
                 },
+                "worker_python_objects": None if heap is None else heap.objects,
             },
         )
+
+    def _read_worker_heap(self) -> HeapReading | None:
+        try:
+            report = httpx.get(self._memory_url, timeout=30).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("worker memory view not read this time: %s", exc)
+            return None
+        reading = HeapReading(
+            seconds=time.monotonic() - self._began,
+            allocated_blocks=int(report["python_allocated_blocks"]),
+            objects=int(report["python_objects"]),
+            tables=report["tables"],
+        )
+        self.worker_heap.append(reading)
+        return reading
 
     def close(self) -> None:
         for group in self._groups.values():

@@ -28,6 +28,7 @@ from processors.consumer_lag import add_lag_reporter
 from processors.correlate_agent import add_correlate
 from processors.dedup import DedupLedger, Duplicate
 from processors.health_views import add_health_views
+from processors.memory_view import add_memory_view
 from processors.notices import duplicate_notice
 from processors.stage_records import PROCESSING_NOTICE, ProcessorTopics, read_event
 from processors.table_memory import add_table_memory_reporter
@@ -124,6 +125,7 @@ def build_app(settings: Settings) -> faust.App:
     add_health_views(app, settings)
     add_lag_reporter(app, processors.app_id)
     add_table_memory_reporter(app)
+    add_memory_view(app)
     return app
 
 
