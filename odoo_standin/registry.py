@@ -37,6 +37,9 @@ class Field:
     relation: str | None = None
     selection: tuple[tuple[str, str], ...] = ()
     default: Any = None
+    # Searched by value on every write (a business id the sink adopts records by):
+    # the column gets an index, as the module defining the field would give it.
+    index: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -73,6 +76,8 @@ class Model:
     fields: Mapping[str, Field]
     rec_name: str = "name"
     order: str = "id"
+    # Indexes over several columns, as Odoo's own tables have them.
+    indexes: tuple[tuple[str, ...], ...] = ()
     # Pseudo-fields readable like stored ones but computed from a record's row.
     computed: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(
         default_factory=dict
@@ -180,7 +185,7 @@ def _partner() -> Model:
             _boolean("active", default=True),
             _text("comment"),
             _integer("x_source_version"),
-            _char("x_canonical_account_id"),
+            _char("x_canonical_account_id", index=True),
             _char("x_domain"),
             _boolean("x_linked_to_crm"),
             _text("x_flags"),
@@ -192,7 +197,7 @@ def _partner() -> Model:
             _text("x_billing_emails"),
             _integer("x_profile_revision"),
             _char("x_merged_into"),
-            _char("x_crm_contact_id"),
+            _char("x_crm_contact_id", index=True),
         ],
         order="name, id",
     )
@@ -210,7 +215,7 @@ def _sale_order() -> Model:
             _boolean("is_subscription"),
             _selection("subscription_state", SUBSCRIPTION_STATES),
             _integer("x_source_version"),
-            _char("x_subscription_id"),
+            _char("x_subscription_id", index=True),
             _char("x_customer_id"),
             _char("x_status"),
             _char("x_price_id"),
@@ -236,10 +241,10 @@ def _account_move() -> Model:
             _many2one("currency_id", "res.currency", string="Currency"),
             _char("payment_reference"),
             _integer("x_source_version"),
-            _char("x_invoice_id"),
+            _char("x_invoice_id", index=True),
             _char("x_number"),
             _char("x_customer_id"),
-            _char("x_subscription_id"),
+            _char("x_subscription_id", index=True),
             _char("x_status"),
             _char("x_payment_status"),
             _integer("x_amount_total"),
@@ -259,7 +264,7 @@ def _helpdesk_ticket() -> Model:
             _many2one("partner_id", "res.partner", string="Customer"),
             _selection("priority", TICKET_PRIORITIES, default="0"),
             _integer("x_source_version"),
-            _char("x_ticket_id"),
+            _char("x_ticket_id", index=True),
             _char("x_status"),
             _char("x_priority"),
         ],
@@ -272,7 +277,7 @@ def _product_usage() -> Model:
         "x_product_usage",
         "Product Usage",
         [
-            _char("x_name"),
+            _char("x_name", index=True),
             _many2one("x_partner_id", "res.partner", string="Partner"),
             _char("x_group_id"),
             Field("x_day", "date"),
@@ -303,6 +308,8 @@ def _model_data() -> Model:
         order="module, model, name",
         computed={"complete_name": _external_id},
         rec_name="complete_name",
+        # Odoo keeps (module, name) unique and looks records' ids up by (model, res_id).
+        indexes=(("module", "name"), ("model", "res_id")),
     )
 
 

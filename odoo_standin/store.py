@@ -36,6 +36,19 @@ def column_type(field: Field) -> str:
     return _COLUMN_TYPES.get(field.type, "TEXT")
 
 
+def indexed_columns(model: Model) -> list[tuple[str, ...]]:
+    """The columns to index: fields marked ``index``, every many2one (records are
+    looked up by their parent), and the model's own composite indexes. Without them
+    every search and every external-id check reads the whole table, and the stand-in
+    slows down with every record it holds."""
+    single = [
+        (field.name,)
+        for field in model.fields.values()
+        if field.index or field.type == "many2one"
+    ]
+    return [*single, *model.indexes]
+
+
 class Store:
     def __init__(self, path: Path, registry: Mapping[str, Model]) -> None:
         self._lock = threading.Lock()
@@ -70,6 +83,13 @@ class Store:
                             f'ALTER TABLE "{model.table}" '
                             f'ADD COLUMN "{field.name}" {column_type(field)}'
                         )
+                for columns in indexed_columns(model):
+                    index_name = "__".join((model.table, *columns))
+                    column_list = ", ".join(f'"{column}"' for column in columns)
+                    cursor.execute(
+                        f'CREATE INDEX IF NOT EXISTS "{index_name}" '
+                        f'ON "{model.table}" ({column_list})'
+                    )
         logger.debug("tables ready for %d models", len(registry))
 
     @contextmanager
