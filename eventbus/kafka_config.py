@@ -66,6 +66,12 @@ def producer_config(kafka: KafkaSettings, client_id: str) -> dict[str, Any]:
     }
 
 
+# librdkafka fetches ahead up to 64 MiB by default. A consumer that is behind (a sink
+# catching up) keeps that much in memory for records it reaches minutes later: the sink
+# held 172 MiB with the default and 116 MiB with 16 MiB, writing as fast.
+PREFETCH_QUEUE_KIB = 16 * 1024
+
+
 def consumer_config(
     kafka: KafkaSettings, group_id: str, client_id: str
 ) -> dict[str, Any]:
@@ -77,5 +83,6 @@ def consumer_config(
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
+        "queued.max.messages.kbytes": PREFETCH_QUEUE_KIB,
         **_security(kafka),
     }
