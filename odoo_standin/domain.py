@@ -18,6 +18,7 @@ The translation follows Odoo's rules where they matter to callers:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,8 @@ LEAF_OPERATORS = frozenset(
 # The SQL function registered on every connection (see store.py) that lower-cases the
 # whole of Unicode; SQLite's own LOWER() only folds ASCII.
 CASEFOLD_FUNCTION = "standin_casefold"
+# Longer ``in`` lists are passed as one JSON parameter instead of one each.
+MAX_INLINE_VALUES = 500
 
 # Odoo's spelling of the constant leaves, which it inserts in domains it builds.
 TRUE_LEAF = (1, "=", 1)
@@ -270,7 +273,13 @@ def _membership(
     if is_boolean and wants_unset:
         concrete.append(0)
     parts: list[str] = []
-    if concrete:
+    if len(concrete) > MAX_INLINE_VALUES:
+        # SQLite refuses a statement with more parameters than its build allows
+        # (32,766 by default, 999 in old builds), while Odoo takes a list of any
+        # length: a long list travels as one JSON array, unpacked by SQLite itself.
+        params.append(json.dumps(concrete))
+        parts.append(f"{column} IN (SELECT value FROM json_each(?))")
+    elif concrete:
         params.extend(concrete)
         parts.append(f"{column} IN ({', '.join('?' for _ in concrete)})")
     if wants_unset:

@@ -221,3 +221,13 @@ def test_many2one_path_and_name_match() -> None:
         == '"country_id" IN (SELECT "id" FROM "res_country" WHERE "name" = ?)'
     )
     assert by_name.params == ("Germany",)
+
+
+def test_an_in_list_longer_than_sqlites_parameter_limit_matches(orm: Orm) -> None:
+    # SQLite takes a bounded number of parameters per statement (32,766 by default,
+    # 250,000 in some builds); Odoo takes a list of any length.
+    many = [f"absent-{n}" for n in range(260_000)]
+
+    assert names(orm, [["name", "in", [*many, "Alpha", "beta"]]]) == {"Alpha", "beta"}
+    assert names(orm, [["name", "not in", many]]) == ALL_ACTIVE
+    assert names(orm, [["email", "in", [*many, False]]]) == {"Gamma"}
