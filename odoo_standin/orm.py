@@ -28,7 +28,7 @@ from odoo_standin.exceptions import (
     ValidationError,
 )
 from odoo_standin.registry import Field, Model
-from odoo_standin.store import Store
+from odoo_standin.store import ID_LIST, Store, id_list
 
 logger = logging.getLogger(__name__)
 
@@ -239,10 +239,9 @@ class Orm:
         for record_id in scope.ids:
             self._check_constraints(scope, columns, label, record_id)
         assignments = ", ".join(f'"{name}" = ?' for name in columns)
-        marks = ", ".join("?" for _ in scope.ids)
         scope.cursor.execute(
-            f'UPDATE "{scope.model.table}" SET {assignments} WHERE "id" IN ({marks})',
-            (*columns.values(), *scope.ids),
+            f'UPDATE "{scope.model.table}" SET {assignments} WHERE "id" IN ({ID_LIST})',
+            (*columns.values(), id_list(scope.ids)),
         )
         return True
 
@@ -250,24 +249,25 @@ class Orm:
         if not scope.ids:
             return True
         self._require_existing(scope, scope.ids)
-        marks = ", ".join("?" for _ in scope.ids)
+        ids = id_list(scope.ids)
         # 1. Odoo's default for a many2one is ``ondelete='set null'``.
         for other in self.registry.values():
             for model_field in other.fields.values():
                 if model_field.relation == scope.model.name:
                     scope.cursor.execute(
                         f'UPDATE "{other.table}" SET "{model_field.name}" = NULL '
-                        f'WHERE "{model_field.name}" IN ({marks})',
-                        scope.ids,
+                        f'WHERE "{model_field.name}" IN ({ID_LIST})',
+                        (ids,),
                     )
         # 2. External ids of deleted records go with them, as in Odoo.
         scope.cursor.execute(
-            f'DELETE FROM "ir_model_data" WHERE "model" = ? AND "res_id" IN ({marks})',
-            (scope.model.name, *scope.ids),
+            f'DELETE FROM "ir_model_data" WHERE "model" = ? '
+            f'AND "res_id" IN ({ID_LIST})',
+            (scope.model.name, ids),
         )
         # 3. The records themselves.
         scope.cursor.execute(
-            f'DELETE FROM "{scope.model.table}" WHERE "id" IN ({marks})', scope.ids
+            f'DELETE FROM "{scope.model.table}" WHERE "id" IN ({ID_LIST})', (ids,)
         )
         return True
 
@@ -303,9 +303,9 @@ class Orm:
     def _existing(self, scope: CallScope, ids: Sequence[int]) -> list[int]:
         if not ids:
             return []
-        marks = ", ".join("?" for _ in ids)
         rows = scope.cursor.execute(
-            f'SELECT "id" FROM "{scope.model.table}" WHERE "id" IN ({marks})', ids
+            f'SELECT "id" FROM "{scope.model.table}" WHERE "id" IN ({ID_LIST})',
+            (id_list(ids),),
         )
         found = {row[0] for row in rows}
         return [record_id for record_id in ids if record_id in found]
@@ -329,11 +329,11 @@ class Orm:
                 model.field(name)
         if not ids:
             return []
-        marks = ", ".join("?" for _ in ids)
         rows = {
             row["id"]: row
             for row in scope.cursor.execute(
-                f'SELECT * FROM "{model.table}" WHERE "id" IN ({marks})', ids
+                f'SELECT * FROM "{model.table}" WHERE "id" IN ({ID_LIST})',
+                (id_list(ids),),
             )
         }
         names_by_relation = self._related_names(scope, model, rows.values(), names)
@@ -386,10 +386,10 @@ class Orm:
     ) -> dict[int, str]:
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
         rows = list(
             cursor.execute(
-                f'SELECT * FROM "{model.table}" WHERE "id" IN ({marks})', ids
+                f'SELECT * FROM "{model.table}" WHERE "id" IN ({ID_LIST})',
+                (id_list(ids),),
             )
         )
         parents: dict[int, str] = {}

@@ -8,10 +8,11 @@ anyway, and the stand-in is not meant to measure concurrency.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +31,16 @@ _COLUMN_TYPES = {
 
 def _casefold(text: object) -> object:
     return text.casefold() if isinstance(text, str) else text
+
+
+# A list of record ids as one parameter: SQLite caps how many parameters a statement
+# may have (32,766 by default), while Odoo calls take lists of any length.
+ID_LIST = "SELECT value FROM json_each(?)"
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """The parameter ``ID_LIST`` reads: the ids as a JSON array."""
+    return json.dumps(list(ids))
 
 
 def column_type(field: Field) -> str:

@@ -231,3 +231,14 @@ def test_an_in_list_longer_than_sqlites_parameter_limit_matches(orm: Orm) -> Non
     assert names(orm, [["name", "in", [*many, "Alpha", "beta"]]]) == {"Alpha", "beta"}
     assert names(orm, [["name", "not in", many]]) == ALL_ACTIVE
     assert names(orm, [["email", "in", [*many, False]]]) == {"Gamma"}
+
+
+def test_records_are_read_by_an_id_list_of_any_length(orm: Orm) -> None:
+    ids = orm.execute("res.partner", "search", ids=[], kwargs={"domain": []}).ids
+    many = [*ids, *range(10_000_000, 10_260_000)]
+
+    rows = orm.execute("res.partner", "read", ids=ids, kwargs={"fields": ["name"]})
+    found = orm.execute("res.partner", "exists", ids=many)
+
+    assert {row["name"] for row in rows} == ALL_ACTIVE
+    assert sorted(found.ids) == sorted(ids)
