@@ -34,10 +34,15 @@ import httpx
 
 from benchmarks.__main__ import REPO_ROOT, pid_of
 from benchmarks.machine import Machine, this_machine
+from benchmarks.oracle_check import (
+    Judgement,
+    end_state_sentence,
+    judge_or_reason,
+    passed,
+)
 from benchmarks.rss import MemorySampler, MemoryTrace
 from chaos.progress import GroupProgress
 from chaos.stack import PIPELINE_COMMAND, ChaosStack
-from chaos.verdict import ScenarioVerdict, judge
 from devstack.state_dir import fresh_state_dir
 from eventbus.topics import Topics
 from loadgen.corpus_writer import generate_corpus
@@ -96,7 +101,7 @@ class PipelineRun:
     ingest_counts: dict[str, object]
     wall_seconds: float
     traces: dict[str, MemoryTrace]
-    verdict: ScenarioVerdict
+    judgement: Judgement
     worker_heap: list[HeapReading]
 
     @property
@@ -106,12 +111,6 @@ class PipelineRun:
         return sum(int(count) for count in accepted.values())
 
     def markdown(self, sample_seconds: float) -> str:
-        verdict = self.verdict
-        end_state = (
-            "equal to the oracle"
-            if not verdict.differences
-            else f"{len(verdict.differences)} differences from the oracle"
-        )
         lines = [
             f"## {self.started:%Y-%m-%d %H:%M} UTC, the whole pipeline at "
             f"{self.events:,} events",
@@ -122,10 +121,8 @@ class PipelineRun:
             f"All processes ran together (broker, stand-in, worker, sink, then the "
             f"adapters publishing the corpus). {self.accepted:,} events accepted; "
             f"drained end to end in {self.wall_seconds:,.0f} s "
-            f"({self.accepted / self.wall_seconds:,.1f} events/s). Odoo end state "
-            f"{end_state}: {verdict.lost} lost, {verdict.duplicated} duplicated, "
-            f"{verdict.dead_lettered}/{verdict.poison_expected} poison inputs "
-            "dead-lettered.",
+            f"({self.accepted / self.wall_seconds:,.1f} events/s). "
+            + end_state_sentence(self.judgement),
             "",
             f"Resident memory (RSS, MiB) sampled every {sample_seconds:g} s, and CPU "
             "time per accepted event:",
@@ -188,17 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     stack = ChaosStack(state_dir / "stack")
     try:
         stack.start()
-        run = measure(stack, corpus.resolve(), expected, arguments)
+        measured = measure(stack, corpus.resolve(), expected, arguments)
     finally:
         stack.stop()
-    run = PipelineRun(started, machine, arguments.events, *run)
+    run = PipelineRun(started, machine, arguments.events, *measured)
 
     # 6. the report
     section = run.markdown(arguments.sample_seconds)
     with arguments.report.open("a") as report:
         report.write("\n" + section)
     print(section)
-    return 0 if run.verdict.passed else 1
+    return 0 if passed(run.judgement) else 1
 
 
 def measure(
@@ -210,7 +207,7 @@ def measure(
     dict[str, object],
     float,
     dict[str, MemoryTrace],
-    ScenarioVerdict,
+    Judgement,
     list[HeapReading],
 ]:
     """Steps 3 to 5 on a started stack: ingest counts, wall seconds, traces, verdict,
@@ -255,9 +252,9 @@ def measure(
         progress.close()
 
     # 5. the oracle's verdict
-    verdict = judge(settings, expected)
+    judgement = judge_or_reason(settings, expected)
     counts = json.loads(ingest_output[ingest_output.index("{") :])
-    return counts, wall_seconds, sampler.traces, verdict, progress.worker_heap
+    return counts, wall_seconds, sampler.traces, judgement, progress.worker_heap
 
 
 def wait_for_ingest(

@@ -9,8 +9,10 @@ Steps: 1. start a stand-in on a fresh SQLite file and a sink in a new group; 2. 
 their resident memory and CPU time, logging progress every ``--progress-seconds``;
 3. stop once the group has read at least ``--min-records`` and has had no lag for
 ``--quiet-seconds`` (and, with ``--upstream-group``, the processors have no lag on
-``processing.deduplicated`` either: they may still be writing the topic); 4. with ``--corpus``, judge the stand-in against the corpus's
-``expected.json``; 5. append a section to docs/benchmarks.md.
+``processing.deduplicated`` either: they may still be writing the topic); 4. with
+``--corpus``, judge the stand-in against the corpus's ``expected.json`` (a judgement
+that fails is reported with its reason: it must not cost the samples); 5. append a
+section to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ from pathlib import Path
 
 from benchmarks.__main__ import REPO_ROOT, pid_of, stage, standin
 from benchmarks.machine import this_machine
+from benchmarks.oracle_check import (
+    Judgement,
+    end_state_sentence,
+    judge_or_reason,
+    passed,
+)
 from benchmarks.rss import MemorySampler, MemoryTrace
 from chaos.progress import GroupPosition, GroupProgress
 from chaos.stack import STANDIN_API_KEY, Component
-from chaos.verdict import ScenarioVerdict, judge
 from devstack.local_kafka import free_port
 from devstack.state_dir import fresh_state_dir
 from eventbus.topics import Topics
@@ -122,22 +129,22 @@ def main(argv: list[str] | None = None) -> int:
             )
         seconds = time.monotonic() - began
         # 4. the oracle
-        verdict = None
+        judgement: Judgement = "no corpus given"
         if arguments.corpus is not None:
             expected = json.loads((arguments.corpus / "expected.json").read_text())
-            verdict = judge(settings, expected)
+            judgement = judge_or_reason(settings, expected)
     finally:
         for component in reversed(running):
             component.stop()
 
     # 5. the report
     section = markdown(
-        started, machine.describe(), topic, position, seconds, sampler.traces, verdict
+        started, machine.describe(), topic, position, seconds, sampler.traces, judgement
     )
     with arguments.report.open("a") as report:
         report.write("\n" + section)
     print(section)
-    return 0 if verdict is None or verdict.passed else 1
+    return 0 if arguments.corpus is None or passed(judgement) else 1
 
 
 def drain(
@@ -199,17 +206,8 @@ def markdown(
     position: GroupPosition,
     seconds: float,
     traces: dict[str, MemoryTrace],
-    verdict: ScenarioVerdict | None,
+    judgement: Judgement,
 ) -> str:
-    judged = (
-        "not judged (no corpus given)"
-        if verdict is None
-        else (
-            f"{'equal to' if not verdict.differences else 'different from'} the "
-            f"oracle ({len(verdict.differences)} differences, {verdict.lost} lost, "
-            f"{verdict.duplicated} duplicated)"
-        )
-    )
     lines = [
         f"## {started:%Y-%m-%d %H:%M} UTC, the sink and the stand-in on "
         f"{position.committed:,} enriched records",
@@ -219,7 +217,7 @@ def markdown(
         f"A fresh stand-in database and a new sink group read `{topic}` from its "
         f"start: {position.committed:,} records in {seconds:,.0f} s "
         f"({position.committed / seconds:,.1f} records/s, while the topic was "
-        f"possibly still being written). Odoo end state {judged}.",
+        f"possibly still being written). {end_state_sentence(judgement)}",
         "",
         "| process | samples | peak | peak 1st half | peak 2nd half | verdict "
         "| CPU s | CPU ms/record |",
