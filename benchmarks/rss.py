@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-PAGE_KIB = 4
+from telemetry.process_memory import resident_kib
+
 MIN_SAMPLES = 10
 
 
@@ -46,17 +47,6 @@ class MemoryTrace:
             return "too short"
         first, second = self.halves_mib()
         return "flat" if second <= first * 1.10 else "growing"
-
-
-def resident_kib(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import collections
 import gc
+import os
 import sys
 from typing import Any
 
 import faust
 
 from processors.table_memory import report_table_memory
+from telemetry.process_memory import resident_kib
 
 MEMORY_PATH = "/memory/"
 LARGEST_TYPES = 10
@@ -45,11 +47,5 @@ def add_memory_view(app: faust.App) -> None:
 
 
 def _resident_bytes() -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    kib = resident_kib(os.getpid())
+    return None if kib is None else kib * 1024
